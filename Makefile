@@ -1,0 +1,74 @@
+# The two commands: `make run` and `make test`. Everything a fresh machine needs is here.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The web app and workers run Django 6, which needs Python >= 3.12. The grading sandbox is a
+# separate interpreter: Debian's python3.11, readable by the unprivileged uid jobs run as,
+# with the CPU build of torch 2.13.0.
+APP_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.13 /usr/bin/python3.12 /usr/local/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.12*/bin/python3.12))
+SANDBOX_PYTHON ?= /usr/bin/python3.11
+VENV := .venv
+SANDBOX_VENV := .venv-sandbox
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+PIP_VERSION := 26.0.1
+# Where this machine keeps the torch wheel; pip only takes it from a local folder.
+export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup run test lint format services migrate clean
+
+help:
+	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
+	@echo "             by default; DATABASE_URL / REDIS_URL switch to PostgreSQL / Redis)"
+	@echo "make test  - set up and run the whole suite against PostgreSQL and Redis"
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(APP_PYTHON)" || { echo "Python >= 3.12 not found (Django 6 needs it); set APP_PYTHON=/path/to/python3.12" >&2; exit 1; }
+	$(APP_PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(VENV)/bin/pip install --quiet -e . --group dev
+	@touch $@
+
+$(SANDBOX_VENV)/.installed: pyproject.toml
+	@test -x "$(SANDBOX_PYTHON)" || { echo "$(SANDBOX_PYTHON) not found: the sandbox needs Debian's python3.11 (apt-get install python3.11-venv)" >&2; exit 1; }
+	$(SANDBOX_PYTHON) -m venv $(SANDBOX_VENV)
+	$(SANDBOX_VENV)/bin/pip install --quiet pip==$(PIP_VERSION)
+	$(SANDBOX_VENV)/bin/pip install --quiet --group sandbox
+	@touch $@
+
+setup: $(VENV)/.installed $(SANDBOX_VENV)/.installed
+
+migrate: setup
+	@mkdir -p var
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+
+run: migrate
+	@$(MANAGE) load_demo
+	@echo
+	@echo "  Admin:   http://127.0.0.1:8000/admin/"
+	@echo "  Health:  http://127.0.0.1:8000/healthz"
+	@echo "  (Ctrl-C stops the web server and the worker)"
+	@echo
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(VENV)/bin/celery -A config worker -Q default,grading --concurrency 2 --loglevel INFO & \
+	  $(MANAGE) runserver 127.0.0.1:8000 & \
+	  wait
+
+services:
+	@bash .ci/services.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup services lint
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(SANDBOX_VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""The authoring admin: Django's admin, scoped to the user's active organization."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from accounts.selectors import memberships_of_user
+from accounts.tenancy import TenantModel
+
+
+class MemberAuthenticationForm(AuthenticationForm):
+    """Let in members of an organization, not Django's "staff" flag."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not memberships_of_user(user=user).exists():
+            raise ValidationError(
+                _("This account is not a member of any organization yet."), code="no_membership"
+            )
+
+
+class AuthoringAdminSite(admin.AdminSite):
+    """Admin for organization members; every page works inside one organization."""
+
+    login_form = MemberAuthenticationForm
+
+    site_header = _("ML Assess authoring")
+    site_title = _("ML Assess")
+    index_title = _("Your organization")
+    enable_nav_sidebar = True
+
+    def has_permission(self, request) -> bool:
+        return (
+            request.user.is_active
+            and request.user.is_authenticated
+            and getattr(request, "membership", None) is not None
+        )
+
+
+class TenantAdmin(admin.ModelAdmin):
+    """Base of every admin of tenant data: lists, forms, lookups and actions stay in scope.
+
+    Permissions come from the member's role, not Django's per-model permission table:
+    ``edit_roles`` says which roles may add, change and delete; every member may view.
+    An object of another organization, like a missing one, is a 404 on every view.
+    """
+
+    edit_check = "can_edit_content"
+
+    # --- scope ---------------------------------------------------------------------------
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_organization(request.organization)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.remote_field.model
+        if issubclass(related, TenantModel) and "queryset" not in kwargs:
+            kwargs["queryset"] = related.objects.for_organization(request.organization)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index for a missing object; we answer 404 so that
+        # "missing" and "belongs to another organization" look the same from outside.
+        raise Http404(f"No {opts.verbose_name} with that id")
+
+    def response_action(self, request, queryset):
+        # Actions silently skip ids outside the queryset; an id of another organization is
+        # answered 404 instead, the same as an id that does not exist.
+        selected = set(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME))
+        if selected and request.POST.get("select_across") != "1":
+            try:
+                found = self.get_queryset(request).filter(pk__in=selected).count()
+            except (ValueError, ValidationError) as exc:
+                raise Http404("No such object") from exc
+            if found != len(selected):
+                raise Http404("One of the selected objects does not exist")
+        return super().response_action(request, queryset)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.organization = request.organization
+        super().save_model(request, obj, form, change)
+
+    # --- role-based permissions -------------------------------------------------------------
+    def has_module_permission(self, request) -> bool:
+        return getattr(request, "membership", None) is not None
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return getattr(request, "membership", None) is not None
+
+    def can_edit(self, request) -> bool:
+        """Return whether the member's role may add, change and delete these objects."""
+        membership = getattr(request, "membership", None)
+        return membership is not None and getattr(membership, self.edit_check)
+
+    def has_add_permission(self, request) -> bool:
+        return self.can_edit(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self.can_edit(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.can_edit(request)
+
+
+class TenantInline:
+    """Mixin for inlines of tenant data: the same scope and role rules as ``TenantAdmin``."""
+
+    edit_check = "can_edit_content"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_organization(request.organization)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return getattr(request, "membership", None) is not None
+
+    def can_edit(self, request) -> bool:
+        membership = getattr(request, "membership", None)
+        return membership is not None and getattr(membership, self.edit_check)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self.can_edit(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self.can_edit(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self.can_edit(request)

@@ -1,0 +1,53 @@
+"""Create the demo organization with BatchNorm Mastery published, and its demo users."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Membership, Organization, Role, User
+from accounts.services import organization_create
+from accounts.tenancy import tenant_context
+from assessments.services import challenge_set_import, challenge_set_publish
+
+DEMO_FILE = Path(settings.BASE_DIR) / "assessments" / "demo" / "batchnorm-mastery.yaml"
+DEMO_ORG = ("Demo Academy", "demo")
+OTHER_ORG = ("Other Company", "other")
+# Development logins only: `make run` prints them; production never runs this command.
+DEMO_USERS = [
+    ("owner@demo.example", "Olivia Owner", Role.OWNER, DEMO_ORG),
+    ("author@demo.example", "Arun Author", Role.AUTHOR, DEMO_ORG),
+    ("owner@other.example", "Oscar Other", Role.OWNER, OTHER_ORG),
+]
+DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on purpose for local use
+
+
+class Command(BaseCommand):
+    help = "Load the demo organization, BatchNorm Mastery (published) and demo users. Idempotent."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            organizations = {}
+            for email, name, role, (org_name, org_slug) in DEMO_USERS:
+                user = User.objects.filter(email=email).first()
+                if user is None:
+                    user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+                organization = Organization.objects.filter(slug=org_slug).first()
+                if organization is None:
+                    organization = organization_create(name=org_name, slug=org_slug, owner=user)
+                else:
+                    Membership.all_tenants.get_or_create(
+                        organization=organization, user=user, defaults={"role": role}
+                    )
+                organizations[org_slug] = organization
+            demo = organizations[DEMO_ORG[1]]
+            with tenant_context(demo):
+                challenge_set, _ = challenge_set_import(
+                    organization=demo, text=DEMO_FILE.read_bytes(), actor=None
+                )
+                version, created = challenge_set_publish(challenge_set=challenge_set, actor=None)
+        state = f"published version {version.number}" if created else f"version {version.number}"
+        self.stdout.write(f"Demo organization '{demo.slug}': {challenge_set.title}, {state}.")
+        for email, _name, role, (_org, org_slug) in DEMO_USERS:
+            self.stdout.write(f"  {role:<8} {email:<24} password: {DEMO_PASSWORD}  (org {org_slug})")

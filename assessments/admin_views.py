@@ -1,0 +1,288 @@
+"""The authoring admin's own pages: import, export, publish, preview, history.
+
+Each factory takes the ``ChallengeSetAdmin`` so that objects are looked up through its
+scoped queryset: another organization's set is a 404, like a missing one.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import AuditEvent
+from assessments.content import ContentError
+from assessments.models import ChallengeSet, ChallengeSetVersion
+from assessments.models.choices import KIND_ICONS
+from assessments.rendering import highlight_python, render_markdown
+from assessments.selectors import version_challenges
+from assessments.services import (
+    PublishRefused,
+    challenge_set_archive,
+    challenge_set_content,
+    challenge_set_duplicate,
+    challenge_set_export_yaml,
+    challenge_set_import,
+    challenge_set_publish,
+    challenge_set_restore,
+    content_hash,
+)
+
+
+def has_unpublished_changes(challenge_set: ChallengeSet) -> bool:
+    """Return whether the draft differs from the latest version (True if never published)."""
+    latest = getattr(challenge_set, "latest_content_hash", None)
+    if latest is None:
+        version = challenge_set.versions.order_by("-number").first()
+        latest = version.content_hash if version else None
+    return latest != content_hash(challenge_set_content(challenge_set))
+
+
+def _get_set(model_admin, request, object_id) -> ChallengeSet:
+    return get_object_or_404(model_admin.get_queryset(request), pk=object_id)
+
+
+def _change_url(challenge_set: ChallengeSet) -> str:
+    return reverse("admin:assessments_challengeset_change", args=[challenge_set.pk])
+
+
+def _require_edit(model_admin, request) -> None:
+    if not model_admin.has_change_permission(request):
+        raise PermissionDenied
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("YAML file"), required=False)
+    text = forms.CharField(
+        label=_("…or paste YAML"), required=False, widget=forms.Textarea(attrs={"rows": 16, "cols": 100})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("file") and not cleaned.get("text", "").strip():
+            raise forms.ValidationError(_("Choose a file or paste its content."))
+        return cleaned
+
+
+def import_view(model_admin):
+    def view(request):
+        _require_edit(model_admin, request)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        problems: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data.get("file")
+            text = upload.read() if upload else form.cleaned_data["text"]
+            try:
+                challenge_set, created = challenge_set_import(
+                    organization=request.organization, text=text, actor=request.user
+                )
+            except ContentError as exc:
+                problems = exc.problems
+            else:
+                verb = _("Imported new set") if created else _("Updated the draft of")
+                messages.success(request, f"{verb} {challenge_set.title}.")
+                return HttpResponseRedirect(_change_url(challenge_set))
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": _("Import a challenge set"),
+            "form": form,
+            "problems": problems,
+        }
+        return render(request, "admin/assessments/challengeset/import.html", context, status=400 if problems else 200)
+
+    return view
+
+
+def export_view(model_admin):
+    def view(request, object_id):
+        challenge_set = _get_set(model_admin, request, object_id)
+        response = HttpResponse(
+            challenge_set_export_yaml(challenge_set), content_type="application/yaml; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{challenge_set.slug}.yaml"'
+        return response
+
+    return view
+
+
+def publish_view(model_admin):
+    @require_POST
+    def view(request, object_id):
+        _require_edit(model_admin, request)
+        challenge_set = _get_set(model_admin, request, object_id)
+        try:
+            version, created = challenge_set_publish(challenge_set=challenge_set, actor=request.user)
+        except PublishRefused as exc:
+            context = {
+                **model_admin.admin_site.each_context(request),
+                "opts": model_admin.model._meta,
+                "title": _("Publishing refused"),
+                "original": challenge_set,
+                "problems": exc.problems,
+            }
+            return render(request, "admin/assessments/challengeset/publish_refused.html", context, status=409)
+        if created:
+            messages.success(request, _("Published version %(n)d.") % {"n": version.number})
+        else:
+            messages.info(request, _("No changes since version %(n)d.") % {"n": version.number})
+        return HttpResponseRedirect(_change_url(challenge_set))
+
+    return view
+
+
+def _lifecycle_view(model_admin, service, message):
+    @require_POST
+    def view(request, object_id):
+        _require_edit(model_admin, request)
+        challenge_set = _get_set(model_admin, request, object_id)
+        result = service(challenge_set=challenge_set, actor=request.user)
+        messages.success(request, message.format(title=result.title))
+        return HttpResponseRedirect(_change_url(result))
+
+    return view
+
+
+def duplicate_view(model_admin):
+    return _lifecycle_view(model_admin, challenge_set_duplicate, "Created the copy {title}.")
+
+
+def archive_view(model_admin):
+    return _lifecycle_view(model_admin, challenge_set_archive, "Archived {title}.")
+
+
+def restore_view(model_admin):
+    return _lifecycle_view(model_admin, challenge_set_restore, "Restored {title}.")
+
+
+def _question(*, position, kind, kind_label, title, difficulty, time_limit, max_attempts, prompt,
+              code, hint, explanation, options, points) -> dict:  # fmt: skip
+    return {
+        "position": position,
+        "kind": kind,
+        "kind_label": kind_label,
+        "icon": KIND_ICONS.get(kind, "❓"),
+        "title": title,
+        "difficulty": difficulty,
+        "timer": f"{time_limit // 60}:{time_limit % 60:02d}",
+        "max_attempts": max_attempts,
+        "points": points,
+        "prompt_html": render_markdown(prompt),
+        "code_html": highlight_python(code) if code else "",
+        "hint": hint,
+        "explanation_html": render_markdown(explanation) if explanation else "",
+        "options": options,
+    }
+
+
+def _render_preview(request, model_admin, *, heading: dict, questions: list[dict], label: str):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": _("Preview as candidate"),
+        "set": heading,
+        "questions": questions,
+        "label": label,
+        "show_key": request.GET.get("key") == "1",
+    }
+    return render(request, "assessments/preview.html", context)
+
+
+def preview_view(model_admin):
+    def view(request, object_id):
+        challenge_set = _get_set(model_admin, request, object_id)
+        challenges = challenge_set.challenges.order_by("position", "id").prefetch_related("options")
+        questions = [
+            _question(
+                position=n,
+                kind=c.kind,
+                kind_label=c.get_kind_display(),
+                title=c.title,
+                difficulty=c.get_difficulty_display(),
+                time_limit=c.time_limit,
+                max_attempts=c.max_attempts,
+                prompt=c.prompt,
+                code=c.code,
+                hint=c.hint,
+                explanation=c.explanation,
+                points=c.points,
+                options=[{"text": o.text, "correct": o.is_correct} for o in c.options.all()],
+            )
+            for n, c in enumerate(challenges, start=1)
+        ]
+        return _render_preview(
+            request, model_admin, heading=_heading(challenge_set), questions=questions, label=_("Draft")
+        )
+
+    return view
+
+
+def _heading(obj) -> dict:
+    return {
+        "id": getattr(obj, "challenge_set_id", None) or obj.pk,
+        "title": obj.title,
+        "tagline": obj.tagline,
+        "badge_promise": obj.badge_promise,
+        "description_html": render_markdown(obj.description) if obj.description else "",
+    }
+
+
+def version_preview_view(model_admin):
+    def view(request, object_id, number):
+        challenge_set = _get_set(model_admin, request, object_id)
+        version = (
+            ChallengeSetVersion.objects.filter(challenge_set=challenge_set, number=number).first()
+        )
+        if version is None:
+            raise Http404("No such version")
+        questions = [
+            _question(
+                position=c.position,
+                kind=c.kind,
+                kind_label=c.get_kind_display(),
+                title=c.title,
+                difficulty=c.get_difficulty_display(),
+                time_limit=c.time_limit,
+                max_attempts=c.max_attempts,
+                prompt=c.prompt,
+                code=c.code,
+                hint=c.hint,
+                explanation=c.explanation,
+                points=c.points,
+                options=c.options,
+            )
+            for c in version_challenges(version)
+        ]
+        return _render_preview(
+            request,
+            model_admin,
+            heading=_heading(version),
+            questions=questions,
+            label=_("Version %(n)d") % {"n": version.number},
+        )
+
+    return view
+
+
+def history_view(model_admin):
+    def view(request, object_id):
+        challenge_set = _get_set(model_admin, request, object_id)
+        events = AuditEvent.objects.filter(
+            target_type=challenge_set._meta.label_lower, target_id=str(challenge_set.public_id)
+        ).select_related("actor")
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": _("History of %(title)s") % {"title": challenge_set.title},
+            "original": challenge_set,
+            "events": events,
+            "versions": challenge_set.versions.order_by("-number").select_related("published_by"),
+        }
+        return render(request, "admin/assessments/challengeset/history.html", context)
+
+    return view

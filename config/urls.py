@@ -1,0 +1,15 @@
+"""URL map: the authoring admin, accounts pages and the health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from config.health import healthz
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", RedirectView.as_view(url="/admin/login/", query_string=True)),
+    path("accounts/", include("accounts.urls")),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,59 @@
+"""Shared fixtures: two organizations, each with an owner, an author and a reviewer, so every
+test has an outsider at hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from accounts.models import Organization, Role, User
+from accounts.tenancy import tenant_context
+from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+
+
+@dataclass
+class Tenant:
+    organization: Organization
+    owner: User
+    author: User
+    reviewer: User
+
+
+def _tenant(slug: str) -> Tenant:
+    organization = OrganizationFactory(slug=slug, name=slug.upper())
+    people = {}
+    for role in (Role.OWNER, Role.AUTHOR, Role.REVIEWER):
+        user = UserFactory(email=f"{role}@{slug}.example")
+        MembershipFactory(organization=organization, user=user, role=role)
+        people[role] = user
+    return Tenant(organization, people[Role.OWNER], people[Role.AUTHOR], people[Role.REVIEWER])
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return _tenant("alpha")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return _tenant("beta")
+
+
+@pytest.fixture
+def in_a(tenant_a):
+    """Run the test body inside organization A's tenant context."""
+    with tenant_context(tenant_a.organization):
+        yield tenant_a
+
+
+def login(client, user: User):
+    """Sign the test client in as ``user`` through the real login form."""
+    response = client.post("/admin/login/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:500]
+    return client
+
+
+@pytest.fixture
+def author_client(client, tenant_a):
+    return login(client, tenant_a.author)
