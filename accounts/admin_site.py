@@ -61,10 +61,14 @@ class TenantAdmin(admin.ModelAdmin):
             kwargs["queryset"] = related.objects.for_organization(request.organization)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        # Django redirects to the index for a missing object; we answer 404 so that
-        # "missing" and "belongs to another organization" look the same from outside.
-        raise Http404(f"No {opts.verbose_name} with that id")
+    def get_object(self, request, object_id, from_field=None):
+        # Django redirects to the index for a missing object (or answers 403 first when the
+        # role may not change it); we answer 404 before anything else, so that "missing" and
+        # "belongs to another organization" look the same from outside.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with that id")
+        return obj
 
     def response_action(self, request, queryset):
         # Actions silently skip ids outside the queryset; an id of another organization is

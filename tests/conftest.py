@@ -57,3 +57,36 @@ def login(client, user: User):
 @pytest.fixture
 def author_client(client, tenant_a):
     return login(client, tenant_a.author)
+
+
+@pytest.fixture(scope="session")
+def redis_clean():
+    """Start from an empty test Redis database (broker queues, cache, heartbeats)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def email_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("emails")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, redis_clean, email_dir, tmp_path_factory):
+    """A real worker process consuming both queues, for tests of behaviour the queue owns."""
+    from tests.processes import WorkerProcess
+
+    with django_db_blocker.unblock():
+        worker = WorkerProcess(
+            EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            EMAIL_FILE_PATH=str(email_dir),
+        ).start(tmp_path_factory.mktemp("worker") / "worker.log")
+        try:
+            worker.wait_ready()
+            yield worker
+        finally:
+            worker.stop()

@@ -137,8 +137,12 @@ else:
     # Redelivered after this long if a worker took a message and died without acking.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY", 300)}
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = (Queue("default"), Queue("grading"))
-CELERY_TASK_ROUTES = {"grading.tasks.*": {"queue": "grading"}}
+CELERY_TASK_QUEUES = (
+    Queue("default", routing_key="default"),
+    Queue("grading", routing_key="grading"),
+)
+CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
+CELERY_TASK_ROUTES = {"grading.tasks.*": {"queue": "grading", "routing_key": "grading"}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
