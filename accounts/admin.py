@@ -134,10 +134,14 @@ class MemberInvitationAdmin(TenantAdmin):
         class CheckedInviteForm(form):
             def clean_email(self):
                 email = self.cleaned_data["email"].strip().lower()
-                if Membership.objects.for_organization(organization).filter(
-                    user__email__iexact=email
-                ).exists():
-                    raise ValidationError(_("%(email)s is already a member."), params={"email": email})
+                if (
+                    Membership.objects.for_organization(organization)
+                    .filter(user__email__iexact=email)
+                    .exists()
+                ):
+                    raise ValidationError(
+                        _("%(email)s is already a member."), params={"email": email}
+                    )
                 return email
 
         return CheckedInviteForm

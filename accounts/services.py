@@ -155,7 +155,9 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
         owners = _lock_owners(membership.organization_id)
         membership = Membership.all_tenants.select_for_update().get(pk=membership.pk)
         if membership.role == Role.OWNER and len(owners) <= 1:
-            raise ValidationError("The last owner cannot be removed; make someone else owner first.")
+            raise ValidationError(
+                "The last owner cannot be removed; make someone else owner first."
+            )
         audit_record(
             organization=membership.organization,
             actor=actor,

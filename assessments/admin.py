@@ -24,11 +24,10 @@ from assessments.models.choices import FORMATS_BY_KIND
 from assessments.rendering import highlight_python, render_markdown
 from assessments.selectors import challenge_sets_with_summary
 from assessments.services import (
+    PublishRefused,
     challenge_set_archive,
     challenge_set_duplicate,
     challenge_set_publish,
-    challenge_set_restore,
-    PublishRefused,
     record_admin_change,
 )
 from grading.formats import OptionSpec
@@ -72,7 +71,8 @@ class VersionInline(TenantInline, admin.TabularInline):
     @admin.display(description=_("preview"))
     def preview_link(self, obj: ChallengeSetVersion) -> str:
         url = reverse(
-            "admin:assessments_challengeset_version_preview", args=[obj.challenge_set_id, obj.number]
+            "admin:assessments_challengeset_version_preview",
+            args=[obj.challenge_set_id, obj.number],
         )
         return format_html('<a href="{}">{}</a>', url, _("Preview as candidate"))
 
@@ -131,7 +131,11 @@ class ChallengeSetAdmin(TenantAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("import/", view(admin_views.import_view(self)), name="assessments_challengeset_import"),
+            path(
+                "import/",
+                view(admin_views.import_view(self)),
+                name="assessments_challengeset_import",
+            ),
             path(
                 "<int:object_id>/publish/",
                 view(admin_views.publish_view(self)),
@@ -187,7 +191,9 @@ class ChallengeSetAdmin(TenantAdmin):
                 )
                 continue
             if created:
-                messages.success(request, f"{challenge_set.title}: published version {version.number}.")
+                messages.success(
+                    request, f"{challenge_set.title}: published version {version.number}."
+                )
             else:
                 messages.info(
                     request, f"{challenge_set.title}: no changes since version {version.number}."
@@ -218,7 +224,9 @@ class OptionInlineFormSet(BaseInlineFormSet):
         if any(form.errors for form in self.forms):
             return
         specs = [
-            OptionSpec(text=form.cleaned_data["text"], correct=form.cleaned_data.get("is_correct", False))
+            OptionSpec(
+                text=form.cleaned_data["text"], correct=form.cleaned_data.get("is_correct", False)
+            )
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
@@ -237,7 +245,6 @@ class OptionInline(TenantInline, admin.TabularInline):
     fields = ("position", "text", "is_correct")
     ordering = ("position", "id")
     extra = 0
-    formfield_overrides = {}
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs.setdefault("widgets", {"text": forms.Textarea(attrs={"rows": 3, "cols": 70})})
@@ -247,10 +254,16 @@ class OptionInline(TenantInline, admin.TabularInline):
 class ChallengeForm(forms.ModelForm):
     class Meta:
         model = Challenge
-        exclude = ()
+        fields = (
+            "challenge_set", "position", "kind", "title", "difficulty", "time_limit",
+            "max_attempts", "points", "prompt", "code", "hint", "explanation", "answer_format",
+            "grading_config",
+        )  # fmt: skip
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 5, "cols": 90}),
-            "code": forms.Textarea(attrs={"rows": 10, "cols": 90, "class": "code-input", "spellcheck": "false"}),
+            "code": forms.Textarea(
+                attrs={"rows": 10, "cols": 90, "class": "code-input", "spellcheck": "false"}
+            ),
             "hint": forms.Textarea(attrs={"rows": 2, "cols": 90}),
             "explanation": forms.Textarea(attrs={"rows": 4, "cols": 90}),
         }
@@ -307,7 +320,9 @@ class ChallengeAdmin(TenantAdmin):
                 format_html(
                     "<li><pre class='option-text'>{}</pre>{}</li>",
                     option.text,
-                    format_html(" <strong>✓ {}</strong>", _("correct")) if option.is_correct else "",
+                    format_html(" <strong>✓ {}</strong>", _("correct"))
+                    if option.is_correct
+                    else "",
                 )
                 for option in options
             )

@@ -59,7 +59,9 @@ def _require_edit(model_admin, request) -> None:
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("YAML file"), required=False)
     text = forms.CharField(
-        label=_("…or paste YAML"), required=False, widget=forms.Textarea(attrs={"rows": 16, "cols": 100})
+        label=_("…or paste YAML"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "cols": 100}),
     )
 
     def clean(self):
@@ -94,7 +96,12 @@ def import_view(model_admin):
             "form": form,
             "problems": problems,
         }
-        return render(request, "admin/assessments/challengeset/import.html", context, status=400 if problems else 200)
+        return render(
+            request,
+            "admin/assessments/challengeset/import.html",
+            context,
+            status=400 if problems else 200,
+        )
 
     return view
 
@@ -117,7 +124,9 @@ def publish_view(model_admin):
         _require_edit(model_admin, request)
         challenge_set = _get_set(model_admin, request, object_id)
         try:
-            version, created = challenge_set_publish(challenge_set=challenge_set, actor=request.user)
+            version, created = challenge_set_publish(
+                challenge_set=challenge_set, actor=request.user
+            )
         except PublishRefused as exc:
             context = {
                 **model_admin.admin_site.each_context(request),
@@ -126,7 +135,9 @@ def publish_view(model_admin):
                 "original": challenge_set,
                 "problems": exc.problems,
             }
-            return render(request, "admin/assessments/challengeset/publish_refused.html", context, status=409)
+            return render(
+                request, "admin/assessments/challengeset/publish_refused.html", context, status=409
+            )
         if created:
             messages.success(request, _("Published version %(n)d.") % {"n": version.number})
         else:
@@ -216,7 +227,11 @@ def preview_view(model_admin):
             for n, c in enumerate(challenges, start=1)
         ]
         return _render_preview(
-            request, model_admin, heading=_heading(challenge_set), questions=questions, label=_("Draft")
+            request,
+            model_admin,
+            heading=_heading(challenge_set),
+            questions=questions,
+            label=_("Draft"),
         )
 
     return view
@@ -235,9 +250,9 @@ def _heading(obj) -> dict:
 def version_preview_view(model_admin):
     def view(request, object_id, number):
         challenge_set = _get_set(model_admin, request, object_id)
-        version = (
-            ChallengeSetVersion.objects.filter(challenge_set=challenge_set, number=number).first()
-        )
+        version = ChallengeSetVersion.objects.filter(
+            challenge_set=challenge_set, number=number
+        ).first()
         if version is None:
             raise Http404("No such version")
         questions = [

@@ -138,7 +138,9 @@ def _choice(data: dict, key: str, where: str, errors: _Collector, choices, defau
         errors.add(where, f"field '{key}' is required")
         return ""
     if value not in choices.values:
-        errors.add(where, f"field '{key}' must be one of {', '.join(choices.values)}, not {value!r}")
+        errors.add(
+            where, f"field '{key}' must be one of {', '.join(choices.values)}, not {value!r}"
+        )
         return ""
     return value
 
@@ -233,7 +235,9 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ContentError([f"file: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from exc
+            raise ContentError(
+                [f"file: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+            ) from exc
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -250,7 +254,9 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
         errors.add(where, f"unknown field(s) {', '.join(unknown)}")
     slug = _str(raw, "slug", where, errors, required=True)
     if slug and not SLUG_RE.match(slug):
-        errors.add(where, f"field 'slug' must be lowercase letters, digits and hyphens, not {slug!r}")
+        errors.add(
+            where, f"field 'slug' must be lowercase letters, digits and hyphens, not {slug!r}"
+        )
     raw_challenges = raw.get("challenges")
     challenges: list[ChallengeData] = []
     if not isinstance(raw_challenges, list) or not raw_challenges:
@@ -295,6 +301,4 @@ _LiteralDumper.add_multi_representer(str, _str_representer)
 
 def dump_challenge_set(data: dict[str, Any]) -> str:
     """Return YAML for a set given as plain data in the file's field order."""
-    return yaml.dump(
-        data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)

@@ -14,7 +14,12 @@ ALLOWED_TAGS = {
     "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "a", "span", "div",
     "sub", "sup",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}, "div": {"class"}, "code": {"class"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "span": {"class"},
+    "div": {"class"},
+    "code": {"class"},
+}
 
 _FORMATTER = HtmlFormatter(cssclass="codehilite", nowrap=False)
 
@@ -35,4 +40,3 @@ def render_markdown(text: str) -> SafeString:
 def highlight_python(code: str) -> SafeString:
     """Return Python source as highlighted HTML (pygments escapes every token)."""
     return mark_safe(highlight(code or "", PythonLexer(), _FORMATTER))  # noqa: S308
-

@@ -21,7 +21,9 @@ def challenge_sets_with_summary() -> QuerySet[ChallengeSet]:
 
 def latest_version(challenge_set: ChallengeSet) -> ChallengeSetVersion | None:
     """Return the newest published version of the set, or None."""
-    return ChallengeSetVersion.objects.filter(challenge_set=challenge_set).order_by("-number").first()
+    return (
+        ChallengeSetVersion.objects.filter(challenge_set=challenge_set).order_by("-number").first()
+    )
 
 
 def version_challenges(version: ChallengeSetVersion) -> QuerySet[PublishedChallenge]:

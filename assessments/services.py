@@ -147,8 +147,12 @@ def _replace_challenges(challenge_set: ChallengeSet, data: ChallengeSetData) -> 
         Challenge.all_tenants.filter(challenge_set=challenge_set).order_by("position", "id")
     )
     for index, item in enumerate(data.challenges):
-        challenge = existing[index] if index < len(existing) else Challenge(
-            organization_id=challenge_set.organization_id, challenge_set=challenge_set
+        challenge = (
+            existing[index]
+            if index < len(existing)
+            else Challenge(
+                organization_id=challenge_set.organization_id, challenge_set=challenge_set
+            )
         )
         challenge.position = index + 1
         for name in (
@@ -197,7 +201,9 @@ def check_challenges_valid(challenge_set: ChallengeSet) -> list[str]:
                 for field, messages in exc.message_dict.items():
                     for message in messages:
                         label = "" if field == "__all__" else f"{field}: "
-                        problems.append(f"Challenge {number} ({challenge.title!r}): {label}{message}")
+                        problems.append(
+                            f"Challenge {number} ({challenge.title!r}): {label}{message}"
+                        )
     return problems
 
 

@@ -51,7 +51,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
         ttl = settings.WORKER_HEARTBEAT_STALE_SECONDS
         try:
             cache.set_many({HEARTBEAT_KEY.format(queue=q): stamp for q in queues}, ttl)
-        except Exception:  # noqa: BLE001 - a cache hiccup must never kill the worker
+        except Exception:
             worker.app.log.get_default_logger().warning("heartbeat not written", exc_info=True)
 
 

@@ -26,7 +26,11 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``manage.py`` with ``args`` in a child process and return what it did."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT, env=test_process_env(**env), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=test_process_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
 
@@ -48,7 +52,11 @@ class WorkerProcess:
         self.log_path = log_path
         log = log_path.open("wb")
         self.process = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

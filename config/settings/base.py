@@ -161,6 +161,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# The grading sandbox server listens here (unix socket shared with the workers only).
+SANDBOX_SOCKET = env_str("SANDBOX_SOCKET", str(VAR_DIR / "sandbox.sock"))
+
 # Colleague invitations into an organization expire after this many days.
 MEMBER_INVITATION_DAYS = env_int("MEMBER_INVITATION_DAYS", 7)
 

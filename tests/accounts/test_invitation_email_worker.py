@@ -21,7 +21,9 @@ def _sent_messages(email_dir):
 @pytest.mark.django_db(transaction=True)
 def test_invitation_email_is_sent_by_the_worker(tenant_a, celery_worker, email_dir):
     invitation = member_invite(
-        organization=tenant_a.organization, email="queued@x.example", role="author",
+        organization=tenant_a.organization,
+        email="queued@x.example",
+        role="author",
         invited_by=tenant_a.owner,
     )
     deadline = time.monotonic() + 30

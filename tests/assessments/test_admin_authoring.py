@@ -17,20 +17,32 @@ DEMO = Path(settings.BASE_DIR) / "assessments" / "demo" / "batchnorm-mastery.yam
 
 def _challenge_form(challenge, **overrides):
     data = {
-        "challenge_set": challenge.challenge_set_id, "position": challenge.position,
-        "kind": challenge.kind, "title": challenge.title, "prompt": challenge.prompt,
-        "difficulty": challenge.difficulty, "time_limit": challenge.time_limit,
-        "max_attempts": challenge.max_attempts, "points": challenge.points,
-        "answer_format": challenge.answer_format, "grading_config": "{}", "code": challenge.code,
-        "hint": challenge.hint, "explanation": challenge.explanation,
+        "challenge_set": challenge.challenge_set_id,
+        "position": challenge.position,
+        "kind": challenge.kind,
+        "title": challenge.title,
+        "prompt": challenge.prompt,
+        "difficulty": challenge.difficulty,
+        "time_limit": challenge.time_limit,
+        "max_attempts": challenge.max_attempts,
+        "points": challenge.points,
+        "answer_format": challenge.answer_format,
+        "grading_config": "{}",
+        "code": challenge.code,
+        "hint": challenge.hint,
+        "explanation": challenge.explanation,
     }
     options = list(challenge.options.all())
     data.update({"options-TOTAL_FORMS": len(options), "options-INITIAL_FORMS": len(options)})
     for index, option in enumerate(options):
-        data.update({
-            f"options-{index}-id": option.pk, f"options-{index}-challenge": challenge.pk,
-            f"options-{index}-position": option.position, f"options-{index}-text": option.text,
-        })
+        data.update(
+            {
+                f"options-{index}-id": option.pk,
+                f"options-{index}-challenge": challenge.pk,
+                f"options-{index}-position": option.position,
+                f"options-{index}-text": option.text,
+            }
+        )
         if option.is_correct:
             data[f"options-{index}-is_correct"] = "on"
     data.update(overrides)
@@ -46,9 +58,12 @@ def test_author_imports_previews_and_publishes(author_client, tenant_a):
     page = preview.content.decode()
     assert "Challenge - 2 Problems" in page and "1:00 remaining" in page
     assert "Attempts: 2 left" in page and "key-mark" not in page
-    assert "key-mark" in author_client.get(
-        f"/admin/assessments/challengeset/{challenge_set.pk}/preview/?key=1"
-    ).content.decode()
+    assert (
+        "key-mark"
+        in author_client.get(
+            f"/admin/assessments/challengeset/{challenge_set.pk}/preview/?key=1"
+        ).content.decode()
+    )
     response = author_client.post(f"/admin/assessments/challengeset/{challenge_set.pk}/publish/")
     assert response.status_code == 302
     with tenant_context(tenant_a.organization):
@@ -62,7 +77,9 @@ def test_author_imports_previews_and_publishes(author_client, tenant_a):
 
 
 def test_bad_import_shows_every_problem_and_writes_nothing(author_client, tenant_a):
-    bad = VALID.replace("difficulty: beginner", "difficulty: easy").replace("kind: conceptual", "kind: x")
+    bad = VALID.replace("difficulty: beginner", "difficulty: easy").replace(
+        "kind: conceptual", "kind: x"
+    )
     response = author_client.post("/admin/assessments/challengeset/import/", {"text": bad})
     assert response.status_code == 400
     page = response.content.decode()
@@ -84,7 +101,9 @@ def test_export_downloads_yaml_that_imports_back(author_client, tenant_a):
         challenge_set = ChallengeSet.objects.get(slug="norms")
     response = author_client.get(f"/admin/assessments/challengeset/{challenge_set.pk}/export/")
     assert response["Content-Disposition"] == 'attachment; filename="norms.yaml"'
-    again = author_client.post("/admin/assessments/challengeset/import/", {"text": response.content.decode()})
+    again = author_client.post(
+        "/admin/assessments/challengeset/import/", {"text": response.content.decode()}
+    )
     assert again.status_code == 302
 
 
@@ -106,7 +125,9 @@ def test_author_edit_is_saved_and_audited(author_client, tenant_a):
     assert response.status_code == 302, response.content.decode()[:2000]
     with tenant_context(tenant_a.organization):
         assert Challenge.objects.get(pk=challenge.pk).title == "Renamed"
-        assert AuditEvent.objects.filter(action="changed", target_id=str(challenge.public_id)).exists()
+        assert AuditEvent.objects.filter(
+            action="changed", target_id=str(challenge.public_id)
+        ).exists()
 
 
 def test_reviewer_can_look_but_not_change(client, tenant_a):
@@ -115,8 +136,15 @@ def test_reviewer_can_look_but_not_change(client, tenant_a):
         data = _challenge_form(challenge, title="Renamed")
     login(client, tenant_a.reviewer)
     assert client.get(f"/admin/assessments/challenge/{challenge.pk}/change/").status_code == 200
-    assert client.post(f"/admin/assessments/challenge/{challenge.pk}/change/", data).status_code == 403
-    assert client.post(f"/admin/assessments/challengeset/{challenge.challenge_set_id}/publish/").status_code == 403
+    assert (
+        client.post(f"/admin/assessments/challenge/{challenge.pk}/change/", data).status_code == 403
+    )
+    assert (
+        client.post(
+            f"/admin/assessments/challengeset/{challenge.challenge_set_id}/publish/"
+        ).status_code
+        == 403
+    )
     assert client.get("/admin/assessments/challengeset/import/").status_code == 403
 
 
@@ -126,7 +154,9 @@ def test_markdown_is_sanitized_in_previews(author_client, tenant_a):
             ChallengeSetFactory(organization=tenant_a.organization),
             prompt="Hello <script>alert(1)</script> [x](javascript:alert(1)) **bold**",
         )
-    page = author_client.get(f"/admin/assessments/challenge/{challenge.pk}/change/").content.decode()
+    page = author_client.get(
+        f"/admin/assessments/challenge/{challenge.pk}/change/"
+    ).content.decode()
     preview = page[page.index("challenge-preview") :]
     preview = preview[: preview.index("</div>")]
     assert "<strong>bold</strong>" in preview
@@ -145,8 +175,11 @@ def test_demo_author_sees_batchnorm_mastery_and_nothing_of_the_other_organizatio
     call_command("load_demo")  # idempotent: no second version, no duplicate users
     assert ChallengeSetVersion.all_tenants.count() == 1
     other = ChallengeSet.all_tenants.create(
-        organization=ChallengeSet.all_tenants.get().organization.__class__.objects.get(slug="other"),
-        title="Other secret", slug="other-secret",
+        organization=ChallengeSet.all_tenants.get().organization.__class__.objects.get(
+            slug="other"
+        ),
+        title="Other secret",
+        slug="other-secret",
     )
     page = client.get("/admin/assessments/challengeset/").content.decode()
     assert "Other secret" not in page

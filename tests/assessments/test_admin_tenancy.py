@@ -19,7 +19,9 @@ def theirs(tenant_b):
         challenge = challenge_with_options(challenge_set, title="Secret question")
         challenge_set_publish(challenge_set=challenge_set, actor=None)
         invitation = member_invite(
-            organization=tenant_b.organization, email="x@beta.example", role="author",
+            organization=tenant_b.organization,
+            email="x@beta.example",
+            role="author",
             invited_by=tenant_b.owner,
         )
     return {
@@ -52,7 +54,9 @@ def test_object_pages_of_another_organization_are_404(a_owner_client, theirs, mo
     obj = theirs[model]
     url = f"/admin/{MODELS[model]}/{model}/{obj.pk}/{view}/"
     assert a_owner_client.get(url).status_code == 404
-    assert a_owner_client.post(url, {"role": "owner", "title": "x", "post": "yes"}).status_code == 404
+    assert (
+        a_owner_client.post(url, {"role": "owner", "title": "x", "post": "yes"}).status_code == 404
+    )
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -69,17 +73,35 @@ def test_lists_and_search_never_show_another_organization(a_owner_client, theirs
 
 
 @pytest.mark.parametrize(
-    "suffix", ["publish/", "duplicate/", "archive/", "restore/", "export/", "preview/", "versions/1/preview/"]
+    "suffix",
+    [
+        "publish/",
+        "duplicate/",
+        "archive/",
+        "restore/",
+        "export/",
+        "preview/",
+        "versions/1/preview/",
+    ],
 )
 def test_set_actions_on_another_organization_are_404(a_owner_client, theirs, suffix):
     url = f"/admin/assessments/challengeset/{theirs['challengeset'].pk}/{suffix}"
-    response = a_owner_client.post(url) if suffix in {"publish/", "duplicate/", "archive/", "restore/"} else a_owner_client.get(url)
+    response = (
+        a_owner_client.post(url)
+        if suffix in {"publish/", "duplicate/", "archive/", "restore/"}
+        else a_owner_client.get(url)
+    )
     assert response.status_code == 404
-    assert ChallengeSet.all_tenants.filter(organization=theirs["challengeset"].organization_id).count() == 1
+    assert (
+        ChallengeSet.all_tenants.filter(organization=theirs["challengeset"].organization_id).count()
+        == 1
+    )
     assert ChallengeSet.all_tenants.get(pk=theirs["challengeset"].pk).status == "published"
 
 
-@pytest.mark.parametrize("action", ["publish_selected", "duplicate_selected", "archive_selected", "delete_selected"])
+@pytest.mark.parametrize(
+    "action", ["publish_selected", "duplicate_selected", "archive_selected", "delete_selected"]
+)
 def test_admin_actions_with_another_organizations_ids_are_404(a_owner_client, theirs, action):
     response = a_owner_client.post(
         "/admin/assessments/challengeset/",
@@ -104,7 +126,9 @@ def test_people_actions_with_another_organizations_ids_are_404(a_owner_client, t
     assert Membership.all_tenants.filter(pk=theirs["membership"].pk).exists()
 
 
-def test_another_organizations_set_cannot_be_picked_as_foreign_key(a_owner_client, theirs, tenant_a):
+def test_another_organizations_set_cannot_be_picked_as_foreign_key(
+    a_owner_client, theirs, tenant_a
+):
     form_page = a_owner_client.get("/admin/assessments/challenge/add/")
     with tenant_context(tenant_a.organization):
         field = form_page.context["adminform"].form.fields["challenge_set"]
@@ -113,10 +137,19 @@ def test_another_organizations_set_cannot_be_picked_as_foreign_key(a_owner_clien
     response = a_owner_client.post(
         "/admin/assessments/challenge/add/",
         {
-            "challenge_set": theirs["challengeset"].pk, "position": 1, "kind": "conceptual",
-            "title": "Sneaky", "prompt": "p", "difficulty": "beginner", "time_limit": 60,
-            "max_attempts": 1, "points": 1, "answer_format": "single_choice", "grading_config": "{}",
-            "options-TOTAL_FORMS": 0, "options-INITIAL_FORMS": 0,
+            "challenge_set": theirs["challengeset"].pk,
+            "position": 1,
+            "kind": "conceptual",
+            "title": "Sneaky",
+            "prompt": "p",
+            "difficulty": "beginner",
+            "time_limit": 60,
+            "max_attempts": 1,
+            "points": 1,
+            "answer_format": "single_choice",
+            "grading_config": "{}",
+            "options-TOTAL_FORMS": 0,
+            "options-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 200
@@ -129,19 +162,33 @@ def test_list_filter_choices_do_not_leak_another_organizations_sets(a_owner_clie
     assert "Secret set" not in page
 
 
-def test_options_of_another_organization_cannot_be_edited_through_an_inline(a_owner_client, theirs, tenant_a):
+def test_options_of_another_organization_cannot_be_edited_through_an_inline(
+    a_owner_client, theirs, tenant_a
+):
     with tenant_context(tenant_a.organization):
         mine = challenge_with_options(ChallengeSetFactory(organization=tenant_a.organization))
     their_option = ChallengeOption.all_tenants.filter(challenge=theirs["challenge"]).first()
     response = a_owner_client.post(
         f"/admin/assessments/challenge/{mine.pk}/change/",
         {
-            "challenge_set": mine.challenge_set_id, "position": 1, "kind": "conceptual",
-            "title": mine.title, "prompt": "p", "difficulty": "beginner", "time_limit": 60,
-            "max_attempts": 1, "points": 1, "answer_format": "single_choice", "grading_config": "{}",
-            "options-TOTAL_FORMS": 1, "options-INITIAL_FORMS": 1,
-            "options-0-id": their_option.pk, "options-0-challenge": mine.pk,
-            "options-0-position": 1, "options-0-text": "hijacked", "options-0-is_correct": "on",
+            "challenge_set": mine.challenge_set_id,
+            "position": 1,
+            "kind": "conceptual",
+            "title": mine.title,
+            "prompt": "p",
+            "difficulty": "beginner",
+            "time_limit": 60,
+            "max_attempts": 1,
+            "points": 1,
+            "answer_format": "single_choice",
+            "grading_config": "{}",
+            "options-TOTAL_FORMS": 1,
+            "options-INITIAL_FORMS": 1,
+            "options-0-id": their_option.pk,
+            "options-0-challenge": mine.pk,
+            "options-0-position": 1,
+            "options-0-text": "hijacked",
+            "options-0-is_correct": "on",
         },
     )
     assert response.status_code in (200, 302)

@@ -73,7 +73,9 @@ def test_bad_yaml_names_the_line():
 
 def test_unknown_kind_names_challenge_and_field():
     problems = _problems(VALID.replace("kind: conceptual", "kind: riddle"))
-    assert any("challenge 2 ('Eval mode')" in p and "'kind'" in p and "riddle" in p for p in problems)
+    assert any(
+        "challenge 2 ('Eval mode')" in p and "'kind'" in p and "riddle" in p for p in problems
+    )
 
 
 def test_missing_field_is_named():
@@ -83,22 +85,34 @@ def test_missing_field_is_named():
 
 def test_wrong_type_is_named():
     problems = _problems(VALID.replace("time_limit: 60", "time_limit: soon"))
-    assert problems == ["challenge 1 ('Mean of a tensor'): field 'time_limit' must be a whole number, not 'soon'"]
+    assert problems == [
+        "challenge 1 ('Mean of a tensor'): field 'time_limit' must be a whole number, not 'soon'"
+    ]
 
 
 def test_two_correct_options_for_single_choice_are_refused():
-    problems = _problems(VALID.replace("text: tensor(4.)\n        correct: false", "text: tensor(4.)\n        correct: true"))
+    problems = _problems(
+        VALID.replace(
+            "text: tensor(4.)\n        correct: false", "text: tensor(4.)\n        correct: true"
+        )
+    )
     assert any("challenge 1" in p and "exactly one correct option, not 2" in p for p in problems)
 
 
 def test_every_problem_is_reported_at_once():
-    text = VALID.replace("difficulty: beginner", "difficulty: easy").replace("max_attempts: 1", "max_attempts: 0")
+    text = VALID.replace("difficulty: beginner", "difficulty: easy").replace(
+        "max_attempts: 1", "max_attempts: 0"
+    )
     problems = _problems(text)
     assert len(problems) == 2
 
 
 def test_snippet_is_required_for_predict_output():
-    problems = _problems(VALID.replace("    code: |-\n      import torch\n      print(torch.tensor([1.0, 3.0]).mean())\n", ""))
+    problems = _problems(
+        VALID.replace(
+            "    code: |-\n      import torch\n      print(torch.tensor([1.0, 3.0]).mean())\n", ""
+        )
+    )
     assert any("field 'code' is required for kind predict_output" in p for p in problems)
 
 
@@ -129,7 +143,9 @@ def test_a_bad_file_leaves_the_existing_draft_untouched(tenant_a):
         with pytest.raises(ContentError):
             challenge_set_import(
                 organization=tenant_a.organization,
-                text=VALID.replace("title: Eval mode", "title: Changed").replace("kind: conceptual", "kind: x"),
+                text=VALID.replace("title: Eval mode", "title: Changed").replace(
+                    "kind: conceptual", "kind: x"
+                ),
                 actor=None,
             )
         assert challenge_set_export_yaml(ChallengeSet.objects.get()) == before
@@ -137,12 +153,16 @@ def test_a_bad_file_leaves_the_existing_draft_untouched(tenant_a):
 
 def test_reimport_keeps_challenge_identity_by_position(tenant_a):
     with tenant_context(tenant_a.organization):
-        challenge_set, _ = challenge_set_import(organization=tenant_a.organization, text=VALID, actor=None)
+        challenge_set_import(organization=tenant_a.organization, text=VALID, actor=None)
         ids = list(Challenge.objects.order_by("position").values_list("public_id", flat=True))
         challenge_set_import(
-            organization=tenant_a.organization, text=VALID.replace("Quick ones", "Quicker"), actor=None
+            organization=tenant_a.organization,
+            text=VALID.replace("Quick ones", "Quicker"),
+            actor=None,
         )
-        assert list(Challenge.objects.order_by("position").values_list("public_id", flat=True)) == ids
+        assert (
+            list(Challenge.objects.order_by("position").values_list("public_id", flat=True)) == ids
+        )
 
 
 def test_commands_round_trip_and_fail_loudly(tenant_a, tmp_path, capsys):
@@ -159,7 +179,9 @@ def test_commands_round_trip_and_fail_loudly(tenant_a, tmp_path, capsys):
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(VALID.replace("difficulty: beginner", "difficulty: trivial"))
-    with pytest.raises(CommandError, match=r"challenge 1 \('Mean of a tensor'\): field 'difficulty'"):
+    with pytest.raises(
+        CommandError, match=r"challenge 1 \('Mean of a tensor'\): field 'difficulty'"
+    ):
         call_command("import_challenge_set", str(bad), org=tenant_a.organization.slug)
     with pytest.raises(CommandError, match="No organization"):
         call_command("import_challenge_set", str(good), org="missing")

@@ -36,7 +36,10 @@ def test_publish_freezes_content_and_later_edits_do_not_reach_it(draft, in_a):
     assert draft.status == ChallengeSet.Status.PUBLISHED
     second, created = challenge_set_publish(challenge_set=draft, actor=in_a.author)
     assert created and second.number == 2
-    assert PublishedChallenge.objects.get(version=second, position=1).prompt == "Edited after publishing"
+    assert (
+        PublishedChallenge.objects.get(version=second, position=1).prompt
+        == "Edited after publishing"
+    )
     assert AuditEvent.objects.filter(action="published").count() == 2
 
 
@@ -70,7 +73,9 @@ def test_invalid_draft_is_refused_with_reasons_and_nothing_written(draft):
 
 def test_empty_set_is_refused(in_a):
     with pytest.raises(PublishRefused, match="no challenges"):
-        challenge_set_publish(challenge_set=ChallengeSetFactory(organization=in_a.organization), actor=None)
+        challenge_set_publish(
+            challenge_set=ChallengeSetFactory(organization=in_a.organization), actor=None
+        )
 
 
 def test_archived_set_cannot_be_published(draft):

@@ -32,7 +32,9 @@ class Command(BaseCommand):
             for email, name, role, (org_name, org_slug) in DEMO_USERS:
                 user = User.objects.filter(email=email).first()
                 if user is None:
-                    user = User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+                    user = User.objects.create_user(
+                        email=email, password=DEMO_PASSWORD, full_name=name
+                    )
                 organization = Organization.objects.filter(slug=org_slug).first()
                 if organization is None:
                     organization = organization_create(name=org_name, slug=org_slug, owner=user)
@@ -50,4 +52,6 @@ class Command(BaseCommand):
         state = f"published version {version.number}" if created else f"version {version.number}"
         self.stdout.write(f"Demo organization '{demo.slug}': {challenge_set.title}, {state}.")
         for email, _name, role, (_org, org_slug) in DEMO_USERS:
-            self.stdout.write(f"  {role:<8} {email:<24} password: {DEMO_PASSWORD}  (org {org_slug})")
+            self.stdout.write(
+                f"  {role:<8} {email:<24} password: {DEMO_PASSWORD}  (org {org_slug})"
+            )

@@ -32,4 +32,6 @@ class Command(BaseCommand):
                 ) from exc
             count = challenge_set.challenges.count()
         verb = "Created" if created else "Updated the draft of"
-        self.stdout.write(f"{verb} {challenge_set.slug} ({count} challenges) in {organization.slug}.")
+        self.stdout.write(
+            f"{verb} {challenge_set.slug} ({count} challenges) in {organization.slug}."
+        )
