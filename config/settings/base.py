@@ -7,6 +7,8 @@ to PostgreSQL and Redis.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dj_database_url
 from kombu import Queue
 
@@ -18,7 +20,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Where the embedded default keeps its files (SQLite database, broker queue, scratch).
-VAR_DIR = BASE_DIR / "var"
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
     "accounts.apps.AuthoringAdminConfig",
