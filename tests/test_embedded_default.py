@@ -53,7 +53,8 @@ def test_worker_on_embedded_broker_sends_invitation_email(tmp_path):
             "from accounts.models import *; from accounts.services import member_invite;"
             "org = Organization.objects.get(slug='demo');"
             "owner = User.objects.get(email='owner@demo.example');"
-            "member_invite(organization=org, email='new@demo.example', role='author', invited_by=owner)",
+            "member_invite(organization=org, email='new@demo.example', role='author',"
+            " invited_by=owner)",
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -66,7 +67,9 @@ def test_worker_on_embedded_broker_sends_invitation_email(tmp_path):
             raise AssertionError((tmp_path / "worker.log").read_text()[-4000:])
         health = _manage(
             env, "shell", "-c",
-            "from django.test import Client; r = Client().get('/healthz', HTTP_HOST='127.0.0.1'); print(r.status_code, r.content.decode())",
+            "from django.test import Client;"
+            "r = Client().get('/healthz', HTTP_HOST='127.0.0.1');"
+            "print(r.status_code, r.content.decode())",
         )  # fmt: skip
         assert "200 {" in health.stdout, health.stdout
         assert (
