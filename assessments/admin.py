@@ -22,12 +22,13 @@ from assessments.models import (
 )
 from assessments.models.choices import FORMATS_BY_KIND
 from assessments.rendering import highlight_python, render_markdown
-from assessments.selectors import challenge_sets_with_summary
+from assessments.selectors import challenge_sets_with_summary, has_unpublished_changes
 from assessments.services import (
     PublishRefused,
     challenge_set_archive,
     challenge_set_duplicate,
     challenge_set_publish,
+    challenge_set_refresh_draft_hash,
     record_admin_change,
 )
 from grading.formats import OptionSpec
@@ -110,7 +111,7 @@ class ChallengeSetAdmin(TenantAdmin):
 
     @admin.display(description=_("unpublished changes"), boolean=True)
     def pending_changes(self, obj) -> bool:
-        return admin_views.has_unpublished_changes(obj)
+        return has_unpublished_changes(obj)
 
     @admin.display(description=_("rendered"))
     def description_preview(self, obj) -> str:
@@ -127,6 +128,11 @@ class ChallengeSetAdmin(TenantAdmin):
             created=not change,
             changed_fields=list(form.changed_data),
         )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Inline edits (positions, timers) change the draft's content.
+        challenge_set_refresh_draft_hash(form.instance)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -339,3 +345,24 @@ class ChallengeAdmin(TenantAdmin):
             created=not change,
             changed_fields=list(form.changed_data),
         )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The challenge and its options are saved: refresh the fingerprint of its set, and
+        # of the set it left if it was moved.
+        challenge = form.instance
+        challenge_set_refresh_draft_hash(challenge.challenge_set)
+        previous = form.initial.get("challenge_set")
+        if previous and previous != challenge.challenge_set_id:
+            challenge_set_refresh_draft_hash(ChallengeSet.objects.get(pk=previous))
+
+    def delete_model(self, request, obj):
+        challenge_set = obj.challenge_set
+        super().delete_model(request, obj)
+        challenge_set_refresh_draft_hash(challenge_set)
+
+    def delete_queryset(self, request, queryset):
+        sets = list(ChallengeSet.objects.filter(challenges__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for challenge_set in sets:
+            challenge_set_refresh_draft_hash(challenge_set)

@@ -24,23 +24,12 @@ from assessments.selectors import version_challenges
 from assessments.services import (
     PublishRefused,
     challenge_set_archive,
-    challenge_set_content,
     challenge_set_duplicate,
     challenge_set_export_yaml,
     challenge_set_import,
     challenge_set_publish,
     challenge_set_restore,
-    content_hash,
 )
-
-
-def has_unpublished_changes(challenge_set: ChallengeSet) -> bool:
-    """Return whether the draft differs from the latest version (True if never published)."""
-    latest = getattr(challenge_set, "latest_content_hash", None)
-    if latest is None:
-        version = challenge_set.versions.order_by("-number").first()
-        latest = version.content_hash if version else None
-    return latest != content_hash(challenge_set_content(challenge_set))
 
 
 def _get_set(model_admin, request, object_id) -> ChallengeSet:

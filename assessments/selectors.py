@@ -19,11 +19,18 @@ def challenge_sets_with_summary() -> QuerySet[ChallengeSet]:
     )
 
 
-def latest_version(challenge_set: ChallengeSet) -> ChallengeSetVersion | None:
-    """Return the newest published version of the set, or None."""
-    return (
-        ChallengeSetVersion.objects.filter(challenge_set=challenge_set).order_by("-number").first()
-    )
+def has_unpublished_changes(challenge_set: ChallengeSet) -> bool:
+    """Return whether the draft differs from the latest version (True if never published).
+
+    Uses the ``latest_content_hash`` annotation of ``challenge_sets_with_summary`` when
+    present, so list pages ask nothing per row.
+    """
+    if hasattr(challenge_set, "latest_content_hash"):
+        latest = challenge_set.latest_content_hash
+    else:
+        version = challenge_set.versions.order_by("-number").first()
+        latest = version.content_hash if version else None
+    return latest is None or latest != challenge_set.draft_hash
 
 
 def version_challenges(version: ChallengeSetVersion) -> QuerySet[PublishedChallenge]:

@@ -88,6 +88,14 @@ def content_hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def challenge_set_refresh_draft_hash(challenge_set: ChallengeSet) -> str:
+    """Recompute the draft's fingerprint after its content changed; return it."""
+    digest = content_hash(challenge_set_content(challenge_set))
+    ChallengeSet.all_tenants.filter(pk=challenge_set.pk).update(draft_hash=digest)
+    challenge_set.draft_hash = digest
+    return digest
+
+
 def challenge_set_export_yaml(challenge_set: ChallengeSet) -> str:
     """Return the draft as a YAML file that imports back to the same content."""
     return dump_challenge_set(challenge_set_content(challenge_set))
@@ -120,6 +128,7 @@ def challenge_set_import(
         _apply_set_fields(challenge_set, data)
         challenge_set.save()
         _replace_challenges(challenge_set, data)
+        challenge_set_refresh_draft_hash(challenge_set)
         audit_record(
             organization=organization,
             actor=actor,
@@ -226,8 +235,7 @@ def challenge_set_publish(
         problems = [problem for check in PUBLISH_CHECKS for problem in check(challenge_set)]
         if problems:
             raise PublishRefused(problems)
-        content = challenge_set_content(challenge_set)
-        digest = content_hash(content)
+        digest = challenge_set_refresh_draft_hash(challenge_set)
         latest = challenge_set.versions.order_by("-number").first()
         if latest is not None and latest.content_hash == digest:
             return latest, False

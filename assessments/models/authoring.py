@@ -58,6 +58,9 @@ class ChallengeSet(TenantModel):
         help_text="Overall limit in seconds; empty for none (each question keeps its own).",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # sha256 of the draft's content, kept current by the services that change it; equal to
+    # the latest version's content_hash when there is nothing new to publish.
+    draft_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_by = models.ForeignKey(
         "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -184,3 +184,41 @@ def test_demo_author_sees_batchnorm_mastery_and_nothing_of_the_other_organizatio
     page = client.get("/admin/assessments/challengeset/").content.decode()
     assert "Other secret" not in page
     assert client.get(f"/admin/assessments/challengeset/{other.pk}/change/").status_code == 404
+
+
+def test_set_list_runs_a_constant_number_of_queries(author_client, tenant_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert author_client.get("/admin/assessments/challengeset/").status_code == 200
+        return len(captured)
+
+    with tenant_context(tenant_a.organization):
+        challenge_with_options(ChallengeSetFactory(organization=tenant_a.organization))
+    few = count_queries()
+    with tenant_context(tenant_a.organization):
+        for _ in range(5):
+            challenge_with_options(ChallengeSetFactory(organization=tenant_a.organization))
+    assert count_queries() == few
+
+
+def test_pending_changes_follow_edits_and_publishing(author_client, tenant_a):
+    from assessments.selectors import challenge_sets_with_summary, has_unpublished_changes
+
+    author_client.post("/admin/assessments/challengeset/import/", {"text": VALID})
+    with tenant_context(tenant_a.organization):
+        challenge_set = challenge_sets_with_summary().get(slug="norms")
+        assert has_unpublished_changes(challenge_set)
+    author_client.post(f"/admin/assessments/challengeset/{challenge_set.pk}/publish/")
+    with tenant_context(tenant_a.organization):
+        assert not has_unpublished_changes(challenge_sets_with_summary().get(slug="norms"))
+        challenge = Challenge.objects.filter(challenge_set=challenge_set).first()
+        data = _challenge_form(challenge, hint="A new hint")
+    assert (
+        author_client.post(f"/admin/assessments/challenge/{challenge.pk}/change/", data).status_code
+        == 302
+    )
+    with tenant_context(tenant_a.organization):
+        assert has_unpublished_changes(challenge_sets_with_summary().get(slug="norms"))
