@@ -1,0 +1,296 @@
+"""A hand-built seccomp-BPF filter for sandboxed jobs.
+
+The filter is a deny list: PyTorch and CPython need a broad and changing set of
+syscalls (mmap, futex, clone for threads, getrandom, ...), while what a job must
+never do is a short, stable list: create sockets, execute programs, create
+processes or namespaces, inspect or signal other processes, mount, load kernel
+code, or reach kernel interfaces with a history of exploits (bpf, io_uring,
+userfaultfd, perf_event_open, keyctl).
+
+Denied calls fail with EPERM, so the job sees an ordinary PermissionError, except
+``clone3`` which fails with ENOSYS: glibc then falls back to ``clone``, whose
+flags a classic BPF filter can inspect (clone3 passes them in memory). A syscall
+from a foreign architecture (int 0x80, x32) kills the process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+import sys
+from dataclasses import dataclass
+
+from .syscalls import AARCH64, X86_64, Arch
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_GET_SECCOMP = 21
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# Classic BPF opcodes (linux/filter.h).
+_LD_W_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+_JEQ_K = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+_JGE_K = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+_JSET_K = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+_RET_K = 0x06  # BPF_RET | BPF_K
+
+# struct seccomp_data offsets; both supported architectures are little-endian,
+# so the low 32 bits of argument i are at 16 + 8 * i.
+_OFF_NR = 0
+_OFF_ARCH = 4
+_OFF_ARG0_LO = 16
+
+CLONE_THREAD = 0x00010000
+#: Namespace flags: never allowed, even together with CLONE_THREAD.
+CLONE_NAMESPACE_FLAGS = (
+    0x00020000  # CLONE_NEWNS
+    | 0x02000000  # CLONE_NEWCGROUP
+    | 0x04000000  # CLONE_NEWUTS
+    | 0x08000000  # CLONE_NEWIPC
+    | 0x10000000  # CLONE_NEWUSER
+    | 0x20000000  # CLONE_NEWPID
+    | 0x40000000  # CLONE_NEWNET
+)
+
+#: Syscalls that always fail with EPERM.
+DENIED = (
+    # networking: no socket may be created (the inherited fds are pipes)
+    "socket",
+    "socketpair",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    # programs and processes: only threads may be created
+    "execve",
+    "execveat",
+    "fork",
+    "vfork",
+    # other processes' memory and descriptors
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "process_madvise",
+    "process_mrelease",
+    "kcmp",
+    "pidfd_open",
+    "pidfd_getfd",
+    "pidfd_send_signal",
+    # mounts and namespaces
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "move_mount",
+    "open_tree",
+    "open_tree_attr",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "fanotify_init",
+    # signals by thread id (glibc's raise/pthread_kill use tgkill)
+    "tkill",
+    # file-backed memory outside RLIMIT_AS (each memfd up to RLIMIT_FSIZE)
+    "memfd_create",
+    "memfd_secret",
+    # kernel attack surface
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    # system administration
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "quotactl",
+    "quotactl_fd",
+    "lookup_dcookie",
+    "syslog",
+    "vhangup",
+    "uselib",
+    "nfsservctl",
+    "_sysctl",
+    "modify_ldt",
+    "personality",
+    "create_module",
+    "get_kernel_syms",
+    "query_module",
+    "vserver",
+)
+#: Signal-sending syscalls whose first argument is a process (thread group) id:
+#: allowed only when it is the job's own pid (or 0 for ``kill``: its own group).
+SELF_SIGNAL = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+
+ARCHES = {arch.name: arch for arch in (X86_64, AARCH64)}
+
+
+class SeccompError(OSError):
+    """The filter cannot be built or installed here."""
+
+
+def current_arch() -> Arch:
+    """Return the syscall table of this process, refusing unsupported architectures."""
+    machine = os.uname().machine
+    arch = ARCHES.get(machine)
+    if arch is None or sys.maxsize < 2**63 - 1:
+        raise SeccompError(errno.ENOTSUP, f"no seccomp syscall table for {machine!r}")
+    return arch
+
+
+def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k & 0xFFFFFFFF)
+
+
+#: Stands for the job's pid in a filter template; larger than any possible pid.
+PID_PLACEHOLDER = 0x7FFFFFF0
+
+
+@dataclass(frozen=True)
+class FilterTemplate:
+    """A filter built once, with the positions of the job's pid still to fill in."""
+
+    arch: Arch
+    program: bytes
+    pid_offsets: tuple[int, ...]
+
+    def for_pid(self, pid: int) -> bytes:
+        """Return the program with every pid comparison set to ``pid``."""
+        program = bytearray(self.program)
+        for offset in self.pid_offsets:
+            struct.pack_into("=I", program, offset, pid)
+        return bytes(program)
+
+
+def build_template(arch: Arch) -> FilterTemplate:
+    """Build the BPF program (packed ``struct sock_filter`` array) for jobs."""
+    eperm = SECCOMP_RET_ERRNO | errno.EPERM
+    prog = [
+        _insn(_LD_W_ABS, _OFF_ARCH),
+        _insn(_JEQ_K, arch.audit_arch, jt=1),
+        _insn(_RET_K, SECCOMP_RET_KILL_PROCESS),
+        _insn(_LD_W_ABS, _OFF_NR),
+    ]
+    if arch.x32_bit:
+        prog += [_insn(_JGE_K, arch.x32_bit, jf=1), _insn(_RET_K, SECCOMP_RET_KILL_PROCESS)]
+
+    def on_syscall(name: str, block: list[bytes]) -> None:
+        # "if nr == name: run block (which always returns), else skip it"; the
+        # accumulator still holds nr when the block is skipped.
+        number = arch.numbers.get(name)
+        if number is not None:
+            prog.append(_insn(_JEQ_K, number, jf=len(block)))
+            prog.extend(block)
+
+    for name in DENIED:
+        on_syscall(name, [_insn(_RET_K, eperm)])
+    on_syscall("clone3", [_insn(_RET_K, SECCOMP_RET_ERRNO | errno.ENOSYS)])
+    on_syscall(
+        "clone",
+        [
+            _insn(_LD_W_ABS, _OFF_ARG0_LO),
+            _insn(_JSET_K, CLONE_THREAD, jt=1),  # a new process, not a thread
+            _insn(_RET_K, eperm),
+            _insn(_JSET_K, CLONE_NAMESPACE_FLAGS, jf=1),
+            _insn(_RET_K, eperm),
+            _insn(_RET_K, SECCOMP_RET_ALLOW),
+        ],
+    )
+    for name in SELF_SIGNAL:
+        zero_ok = name == "kill"
+        on_syscall(
+            name,
+            [
+                _insn(_LD_W_ABS, _OFF_ARG0_LO),
+                _insn(_JEQ_K, PID_PLACEHOLDER, jt=2 if zero_ok else 1),
+                *([_insn(_JEQ_K, 0, jt=1)] if zero_ok else []),
+                _insn(_RET_K, eperm),
+                _insn(_RET_K, SECCOMP_RET_ALLOW),
+            ],
+        )
+    prog.append(_insn(_RET_K, SECCOMP_RET_ALLOW))
+    if len(prog) > 4096:
+        raise SeccompError(errno.E2BIG, "seccomp program too long")
+    offsets = tuple(
+        index * 8 + 4
+        for index, insn in enumerate(prog)
+        if insn == _insn(_JEQ_K, PID_PLACEHOLDER, jt=1)
+        or insn == _insn(_JEQ_K, PID_PLACEHOLDER, jt=2)
+    )
+    return FilterTemplate(arch, b"".join(prog), offsets)
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+def _prctl(libc: ctypes.CDLL, option: int, arg2: int = 0, arg3: int = 0) -> int:
+    result = libc.prctl(
+        ctypes.c_int(option),
+        ctypes.c_ulong(arg2),
+        ctypes.c_ulong(arg3),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
+    if result < 0:
+        err = ctypes.get_errno()
+        raise SeccompError(err, f"prctl({option}) failed: {os.strerror(err)}")
+    return int(result)
+
+
+def set_no_new_privs(libc: ctypes.CDLL) -> None:
+    """Set and verify PR_SET_NO_NEW_PRIVS."""
+    _prctl(libc, PR_SET_NO_NEW_PRIVS, 1)
+    if _prctl(libc, PR_GET_NO_NEW_PRIVS) != 1:
+        raise SeccompError(errno.EPERM, "no_new_privs did not take effect")
+
+
+def install(libc: ctypes.CDLL, arch: Arch, program: bytes) -> None:
+    """Install the filter on the calling thread and verify that it is enforced."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    _prctl(libc, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    if _prctl(libc, PR_GET_SECCOMP) != SECCOMP_MODE_FILTER:
+        raise SeccompError(errno.EPERM, "seccomp mode is not 'filter' after installing")
+    # A socket() call must now fail with EPERM.
+    result = libc.syscall(
+        ctypes.c_long(arch.numbers["socket"]), ctypes.c_long(2), ctypes.c_long(2), ctypes.c_long(0)
+    )
+    if result >= 0:
+        os.close(result)
+        raise SeccompError(errno.EPERM, "socket() still works after installing the filter")
+    if ctypes.get_errno() != errno.EPERM:
+        raise SeccompError(ctypes.get_errno(), "socket() failed, but not with EPERM")
