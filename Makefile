@@ -16,7 +16,7 @@ PIP_VERSION := 26.0.1
 export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint format services migrate clean
+.PHONY: help setup run test lint format services migrate clean bench-grading
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
@@ -44,17 +44,24 @@ migrate: setup
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 
+# The sandbox runs with an empty environment: no settings, no secrets.
+SANDBOX_CMD = env -i PATH=/usr/bin:/bin $(SANDBOX_VENV)/bin/python -m grading.sandbox.server \
+	--socket var/sandbox.sock --scratch-root var/sandbox-scratch --prefork 2
+
 run: migrate
-	@$(MANAGE) load_demo
-	@echo
-	@echo "  Admin:   http://127.0.0.1:8000/admin/"
-	@echo "  Health:  http://127.0.0.1:8000/healthz"
-	@echo "  (Ctrl-C stops the web server and the worker)"
-	@echo
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(VENV)/bin/celery -A config worker -Q default,grading --concurrency 2 --loglevel INFO & \
-	  $(MANAGE) runserver 127.0.0.1:8000 & \
-	  wait
+	  $(SANDBOX_CMD) & \
+	  $(MANAGE) sandbox_status --wait 60 && \
+	  $(MANAGE) load_demo && \
+	  echo && \
+	  echo "  Admin:   http://127.0.0.1:8000/admin/" && \
+	  echo "  Health:  http://127.0.0.1:8000/healthz" && \
+	  echo "  (Ctrl-C stops the web server, the worker and the sandbox)" && \
+	  echo && \
+	  { $(VENV)/bin/celery -A config worker -Q default,grading --concurrency 2 --loglevel INFO \
+	      --beat --schedule var/celerybeat-schedule & \
+	    $(MANAGE) runserver 127.0.0.1:8000 & \
+	    wait; }
 
 services:
 	@bash .ci/services.sh
@@ -69,6 +76,30 @@ format: setup
 
 test: setup services lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Grading through the production path: PostgreSQL, Redis, a Celery worker and the sandbox,
+# against a fresh Python process per job. Prints p50/p95, the ratio and the throughput.
+BENCH_ENV = DJANGO_SETTINGS_MODULE=config.settings.local DEBUG=0 \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_assess_bench REDIS_URL=redis://127.0.0.1:6379/14 \
+	SANDBOX_SOCKET=$(CURDIR)/var/bench/sandbox.sock
+BENCH_WORKERS ?= 4
+BENCH_POOL ?= threads
+
+bench-grading: setup services
+	@mkdir -p var/bench && chmod 711 var var/bench
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ml_assess_bench'" | grep -q 1 \
+	  || createdb -h 127.0.0.1 -U postgres ml_assess_bench
+	@$(BENCH_ENV) $(MANAGE) migrate -v0
+	@redis-cli -n 14 flushdb >/dev/null
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	  env -i PATH=/usr/bin:/bin $(SANDBOX_VENV)/bin/python -m grading.sandbox.server \
+	    --socket var/bench/sandbox.sock --scratch-root var/bench/scratch --prefork 4 --uid-base 220000 \
+	    --log-level WARNING & \
+	  $(BENCH_ENV) $(VENV)/bin/celery -A config worker -Q grading --pool $(BENCH_POOL) \
+	    --concurrency $(BENCH_WORKERS) --loglevel WARNING --without-gossip --without-mingle \
+	    >var/bench/worker.log 2>&1 & \
+	  $(BENCH_ENV) $(MANAGE) sandbox_status --wait 60 >/dev/null && sleep 3 && \
+	  $(BENCH_ENV) $(MANAGE) bench_grading $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_VENV) var staticfiles .pytest_cache .ruff_cache

@@ -14,21 +14,22 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantAdmin, TenantInline
 from assessments import admin_views
+from assessments.keys import key_check_start
 from assessments.models import (
     Challenge,
     ChallengeOption,
     ChallengeSet,
     ChallengeSetVersion,
+    KeyCheck,
 )
 from assessments.models.choices import FORMATS_BY_KIND
 from assessments.rendering import highlight_python, render_markdown
 from assessments.selectors import challenge_sets_with_summary, has_unpublished_changes
 from assessments.services import (
-    PublishRefused,
     challenge_set_archive,
     challenge_set_duplicate,
-    challenge_set_publish,
     challenge_set_refresh_draft_hash,
+    check_challenges_valid,
     record_admin_change,
 )
 from grading.formats import OptionSpec
@@ -148,6 +149,16 @@ class ChallengeSetAdmin(TenantAdmin):
                 name="assessments_challengeset_publish",
             ),
             path(
+                "<int:object_id>/verify-keys/",
+                view(admin_views.verify_keys_view(self)),
+                name="assessments_challengeset_verify_keys",
+            ),
+            path(
+                "<int:object_id>/key-checks/<uuid:check_id>/",
+                view(admin_views.key_check_view(self)),
+                name="assessments_challengeset_key_check",
+            ),
+            path(
                 "<int:object_id>/duplicate/",
                 view(admin_views.duplicate_view(self)),
                 name="assessments_challengeset_duplicate",
@@ -186,24 +197,29 @@ class ChallengeSetAdmin(TenantAdmin):
     # --- actions -------------------------------------------------------------------------
     @admin.action(description=_("Publish selected sets"), permissions=["change"])
     def publish_selected(self, request, queryset):
+        # Keys are proven by running code, on the workers: each set gets a key check that
+        # publishes it when it passes.
         for challenge_set in queryset:
-            try:
-                version, created = challenge_set_publish(
-                    challenge_set=challenge_set, actor=request.user
-                )
-            except PublishRefused as exc:
+            problems = check_challenges_valid(challenge_set)
+            if problems:
                 messages.error(
-                    request, f"{challenge_set.title}: publishing refused: {'; '.join(exc.problems)}"
+                    request, f"{challenge_set.title}: publishing refused: {'; '.join(problems)}"
                 )
                 continue
-            if created:
-                messages.success(
-                    request, f"{challenge_set.title}: published version {version.number}."
-                )
-            else:
-                messages.info(
-                    request, f"{challenge_set.title}: no changes since version {version.number}."
-                )
+            check = key_check_start(
+                challenge_set=challenge_set, purpose=KeyCheck.Purpose.PUBLISH, actor=request.user
+            )
+            url = reverse(
+                "admin:assessments_challengeset_key_check", args=[challenge_set.pk, check.public_id]
+            )
+            messages.info(
+                request,
+                format_html(
+                    '{}: verifying answer keys, then publishing. <a href="{}">Follow it</a>.',
+                    challenge_set.title,
+                    url,
+                ),
+            )
 
     @admin.action(description=_("Duplicate selected sets"), permissions=["add"])
     def duplicate_selected(self, request, queryset):

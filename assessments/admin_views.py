@@ -17,18 +17,18 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import AuditEvent
 from assessments.content import ContentError
-from assessments.models import ChallengeSet, ChallengeSetVersion
+from assessments.keys import key_check_start
+from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck
 from assessments.models.choices import KIND_ICONS
 from assessments.rendering import highlight_python, render_markdown
 from assessments.selectors import version_challenges
 from assessments.services import (
-    PublishRefused,
     challenge_set_archive,
     challenge_set_duplicate,
     challenge_set_export_yaml,
     challenge_set_import,
-    challenge_set_publish,
     challenge_set_restore,
+    check_challenges_valid,
 )
 
 
@@ -107,31 +107,69 @@ def export_view(model_admin):
     return view
 
 
-def publish_view(model_admin):
+def _refused(request, model_admin, challenge_set, problems):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": _("Publishing refused"),
+        "original": challenge_set,
+        "problems": problems,
+    }
+    return render(
+        request, "admin/assessments/challengeset/publish_refused.html", context, status=409
+    )
+
+
+def _key_check_view(model_admin, purpose):
+    """Start a key check (publish or verify) on the workers; show its page, which refreshes."""
+
     @require_POST
     def view(request, object_id):
         _require_edit(model_admin, request)
         challenge_set = _get_set(model_admin, request, object_id)
-        try:
-            version, created = challenge_set_publish(
-                challenge_set=challenge_set, actor=request.user
-            )
-        except PublishRefused as exc:
-            context = {
-                **model_admin.admin_site.each_context(request),
-                "opts": model_admin.model._meta,
-                "title": _("Publishing refused"),
-                "original": challenge_set,
-                "problems": exc.problems,
-            }
-            return render(
-                request, "admin/assessments/challengeset/publish_refused.html", context, status=409
-            )
-        if created:
-            messages.success(request, _("Published version %(n)d.") % {"n": version.number})
-        else:
-            messages.info(request, _("No changes since version %(n)d.") % {"n": version.number})
-        return HttpResponseRedirect(_change_url(challenge_set))
+        if purpose == KeyCheck.Purpose.PUBLISH:
+            # Cheap checks first, here; running code happens on a worker, never in a request.
+            problems = check_challenges_valid(challenge_set)
+            if challenge_set.status == ChallengeSet.Status.ARCHIVED:
+                problems.insert(0, "The set is archived; restore it before publishing.")
+            if problems:
+                return _refused(request, model_admin, challenge_set, problems)
+        check = key_check_start(challenge_set=challenge_set, purpose=purpose, actor=request.user)
+        url = reverse(
+            "admin:assessments_challengeset_key_check", args=[challenge_set.pk, check.public_id]
+        )
+        return HttpResponseRedirect(url)
+
+    return view
+
+
+def publish_view(model_admin):
+    return _key_check_view(model_admin, KeyCheck.Purpose.PUBLISH)
+
+
+def verify_keys_view(model_admin):
+    return _key_check_view(model_admin, KeyCheck.Purpose.VERIFY)
+
+
+def key_check_view(model_admin):
+    def view(request, object_id, check_id):
+        challenge_set = _get_set(model_admin, request, object_id)
+        check = get_object_or_404(
+            KeyCheck.objects.select_related("version"),
+            challenge_set=challenge_set,
+            public_id=check_id,
+        )
+        context = {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": check.get_purpose_display(),
+            "original": challenge_set,
+            "check": check,
+            "running": check.status == KeyCheck.Status.RUNNING,
+        }
+        status = 409 if check.status == KeyCheck.Status.REFUSED else 200
+        template = "admin/assessments/challengeset/key_check.html"
+        return render(request, template, context, status=status)
 
     return view
 

@@ -220,19 +220,27 @@ PUBLISH_CHECKS: list[PublishCheck] = [check_challenges_valid]
 
 
 def challenge_set_publish(
-    *, challenge_set: ChallengeSet, actor: User | None
+    *,
+    challenge_set: ChallengeSet,
+    actor: User | None,
+    keys: dict[str, dict[str, Any]] | None = None,
+    torch_version: str = "",
 ) -> tuple[ChallengeSetVersion, bool]:
     """Freeze the draft into a new version; return (version, created).
 
-    An unchanged draft returns the latest version with ``created`` False. Any failed check
-    raises ``PublishRefused`` and nothing is written.
+    ``keys`` maps a challenge's public id to the key its code produced when executed
+    (``assessments.keys``): a challenge whose key comes from running code cannot be
+    published without one. An unchanged draft returns the latest version with ``created``
+    False. Any failed check raises ``PublishRefused`` and nothing is written.
     """
+    keys = keys or {}
     with transaction.atomic():
         # Two authors pressing Publish at once must not both create version N+1.
         challenge_set = ChallengeSet.all_tenants.select_for_update().get(pk=challenge_set.pk)
         if challenge_set.status == ChallengeSet.Status.ARCHIVED:
             raise PublishRefused(["The set is archived; restore it before publishing."])
         problems = [problem for check in PUBLISH_CHECKS for problem in check(challenge_set)]
+        problems += _unverified_keys(challenge_set, keys)
         if problems:
             raise PublishRefused(problems)
         digest = challenge_set_refresh_draft_hash(challenge_set)
@@ -253,10 +261,11 @@ def challenge_set_publish(
             feedback=challenge_set.feedback,
             time_limit=challenge_set.time_limit,
             content_hash=digest,
+            torch_version=torch_version,
             published_by=actor if actor is not None and actor.is_authenticated else None,
             published_at=timezone.now(),
         )
-        _freeze_challenges(challenge_set, version)
+        _freeze_challenges(challenge_set, version, keys)
         challenge_set.status = ChallengeSet.Status.PUBLISHED
         challenge_set.save(update_fields=["status", "updated_at"])
         audit_record(
@@ -269,35 +278,62 @@ def challenge_set_publish(
     return version, True
 
 
-def _freeze_challenges(challenge_set: ChallengeSet, version: ChallengeSetVersion) -> None:
+def _unverified_keys(challenge_set: ChallengeSet, keys: dict[str, dict[str, Any]]) -> list[str]:
+    from assessments.keys import challenges_needing_execution
+
+    return [
+        f"Challenge {c.position} ({c.title!r}): its answer key has not been verified by running "
+        "the code; use Publish (which verifies) or Verify keys."
+        for c in challenges_needing_execution(challenge_set)
+        if str(c.public_id) not in keys
+    ]
+
+
+def _frozen_options(challenge: Challenge) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    options = [
+        {"id": str(uuid.uuid4()), "text": option.text, "correct": option.is_correct}
+        for option in challenge.options.all()
+    ]
+    if challenge.answer_format not in CHOICE_FORMATS:
+        return options, {}
+    return options, {
+        "correct": [o["id"] for o in options if o["correct"]],
+        "options": [o["id"] for o in options],
+    }
+
+
+def _freeze_challenges(
+    challenge_set: ChallengeSet, version: ChallengeSetVersion, keys: dict[str, dict[str, Any]]
+) -> None:
     challenges = challenge_set.challenges.order_by("position", "id").prefetch_related(
         Prefetch("options", queryset=ChallengeOption.all_tenants.order_by("position", "id"))
     )
-    PublishedChallenge.all_tenants.bulk_create(
-        PublishedChallenge(
-            organization_id=challenge_set.organization_id,
-            version=version,
-            source_id=challenge.public_id,
-            position=position,
-            kind=challenge.kind,
-            title=challenge.title,
-            prompt=challenge.prompt,
-            code=challenge.code,
-            difficulty=challenge.difficulty,
-            time_limit=challenge.time_limit,
-            max_attempts=challenge.max_attempts,
-            hint=challenge.hint,
-            explanation=challenge.explanation,
-            points=challenge.points,
-            answer_format=challenge.answer_format,
-            grading_config=challenge.grading_config,
-            options=[
-                {"id": str(uuid.uuid4()), "text": option.text, "correct": option.is_correct}
-                for option in challenge.options.all()
-            ],
+    frozen = []
+    for position, challenge in enumerate(challenges, start=1):
+        options, choice_key = _frozen_options(challenge)
+        frozen.append(
+            PublishedChallenge(
+                organization_id=challenge_set.organization_id,
+                version=version,
+                source_id=challenge.public_id,
+                position=position,
+                kind=challenge.kind,
+                title=challenge.title,
+                prompt=challenge.prompt,
+                code=challenge.code,
+                difficulty=challenge.difficulty,
+                time_limit=challenge.time_limit,
+                max_attempts=challenge.max_attempts,
+                hint=challenge.hint,
+                explanation=challenge.explanation,
+                points=challenge.points,
+                answer_format=challenge.answer_format,
+                grading_config=challenge.grading_config,
+                options=options,
+                key={**keys.get(str(challenge.public_id), {}), **choice_key},
+            )
         )
-        for position, challenge in enumerate(challenges, start=1)
-    )
+    PublishedChallenge.all_tenants.bulk_create(frozen)
 
 
 # --- lifecycle ------------------------------------------------------------------------------

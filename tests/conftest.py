@@ -76,7 +76,34 @@ def email_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, redis_clean, email_dir, tmp_path_factory):
+def sandbox_socket():
+    """A real sandbox server for the session; settings point at its socket."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from tests.processes import SandboxProcess
+
+    # Not under pytest's private tmp: the jobs' unprivileged uids must traverse it.
+    directory = Path(tempfile.mkdtemp(prefix="ml-assess-sandbox-"))
+    directory.chmod(0o711)
+    sandbox = SandboxProcess(directory).start()
+    previous = settings.SANDBOX_SOCKET
+    settings.SANDBOX_SOCKET = str(sandbox.socket)
+    try:
+        yield str(sandbox.socket)
+    finally:
+        settings.SANDBOX_SOCKET = previous
+        sandbox.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup, django_db_blocker, redis_clean, email_dir, sandbox_socket, tmp_path_factory
+):
     """A real worker process consuming both queues, for tests of behaviour the queue owns."""
     from tests.processes import WorkerProcess
 
@@ -84,6 +111,7 @@ def celery_worker(django_db_setup, django_db_blocker, redis_clean, email_dir, tm
         worker = WorkerProcess(
             EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
             EMAIL_FILE_PATH=str(email_dir),
+            SANDBOX_SOCKET=sandbox_socket,
         ).start(tmp_path_factory.mktemp("worker") / "worker.log")
         try:
             worker.wait_ready()

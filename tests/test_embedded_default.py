@@ -8,7 +8,7 @@ import time
 from tests.processes import ROOT
 
 
-def _env(tmp_path, emails):
+def _env(tmp_path, emails, sandbox_socket):
     env = {
         key: value
         for key, value in os.environ.items()
@@ -19,6 +19,7 @@ def _env(tmp_path, emails):
         VAR_DIR=str(tmp_path / "var"),
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(emails),
+        SANDBOX_SOCKET=sandbox_socket,
     )
     return env
 
@@ -35,9 +36,9 @@ def _manage(env, *args):
     )
 
 
-def test_worker_on_embedded_broker_sends_invitation_email(tmp_path):
+def test_worker_on_embedded_broker_sends_invitation_email(tmp_path, sandbox_socket):
     emails = tmp_path / "emails"
-    env = _env(tmp_path, emails)
+    env = _env(tmp_path, emails, sandbox_socket)
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
     _manage(env, "load_demo")

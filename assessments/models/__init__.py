@@ -2,6 +2,7 @@
 
 from assessments.models.authoring import Challenge, ChallengeOption, ChallengeSet
 from assessments.models.choices import AnswerFormat, Difficulty, Kind
+from assessments.models.keys import KeyCheck, KeyCheckJob
 from assessments.models.versions import ChallengeSetVersion, PublishedChallenge
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "ChallengeSet",
     "ChallengeSetVersion",
     "Difficulty",
+    "KeyCheck",
+    "KeyCheckJob",
     "Kind",
     "PublishedChallenge",
 ]

@@ -48,6 +48,8 @@ class ChallengeSetVersion(FrozenModel):
     time_limit = models.PositiveIntegerField(null=True, blank=True)
     # sha256 of the canonical content; equal hashes mean the draft has nothing new.
     content_hash = models.CharField(max_length=64)
+    # The torch that computed the keys; `reverify_keys` finds answers a new torch changes.
+    torch_version = models.CharField(max_length=40, blank=True)
     published_by = models.ForeignKey(
         "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -89,6 +91,9 @@ class PublishedChallenge(FrozenModel):
     grading_config = models.JSONField(default=dict)
     # [{"id": "<uuid>", "text": "...", "correct": bool}, ...]: ids are stable for answers.
     options = models.JSONField(default=list)
+    # What the grader compares answers with: for choices the correct option ids; for
+    # snippet kinds also what executing the snippet produced (stdout or exception).
+    key = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["version", "position"]

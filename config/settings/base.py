@@ -144,10 +144,10 @@ CELERY_TASK_QUEUES = (
     Queue("grading", routing_key="grading"),
 )
 CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
-CELERY_TASK_ROUTES = {"grading.tasks.*": {"queue": "grading", "routing_key": "grading"}}
+# Each task names its queue in its decorator (grading work: "grading"; the rest: "default").
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
@@ -165,6 +165,15 @@ REST_FRAMEWORK = {
 
 # The grading sandbox server listens here (unix socket shared with the workers only).
 SANDBOX_SOCKET = env_str("SANDBOX_SOCKET", str(VAR_DIR / "sandbox.sock"))
+SANDBOX_TIMEOUT_SECONDS = env_int("SANDBOX_TIMEOUT_SECONDS", 60)
+# A grading job still unfinished this long after it was requested is sent again.
+GRADING_JOB_STUCK_SECONDS = env_int("GRADING_JOB_STUCK_SECONDS", 120)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-grading-jobs": {
+        "task": "grading.tasks.sweep_stuck_jobs",
+        "schedule": env_int("GRADING_SWEEP_SECONDS", 30),
+    },
+}
 
 # Colleague invitations into an organization expire after this many days.
 MEMBER_INVITATION_DAYS = env_int("MEMBER_INVITATION_DAYS", 7)

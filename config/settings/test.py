@@ -2,10 +2,10 @@
 
 import dj_database_url
 
-from config.env import env_str
+from config.env import env_int, env_str
 
 from .base import *  # noqa: F403
-from .base import CELERY_BROKER_TRANSPORT_OPTIONS
+from .base import CELERY_BEAT_SCHEDULE, CELERY_BROKER_TRANSPORT_OPTIONS
 
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 DATABASE_URL = env_str("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_assess")
@@ -18,8 +18,11 @@ CACHES = {
         "KEY_PREFIX": "test",
     }
 }
-CELERY_BROKER_URL = REDIS_URL
+# The lost-job tests give a worker a broker of its own, which they stop and restart.
+CELERY_BROKER_URL = env_str("TEST_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 30}
+GRADING_JOB_STUCK_SECONDS = env_int("GRADING_JOB_STUCK_SECONDS", 120)
+CELERY_BEAT_SCHEDULE["sweep-stuck-grading-jobs"]["schedule"] = env_int("GRADING_SWEEP_SECONDS", 30)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A worker process started by the tests writes emails to files the tests can read.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")

@@ -115,7 +115,7 @@ class CodeGrader(Grader):
         expected = key["expected"]
         shown, hidden_passed, hidden_total, passed = [], 0, 0, 0
         for test in config["tests"]:
-            ok, message = _compare_result(
+            ok, message = compare_result(
                 answer.get(test["name"]), expected.get(test["name"]), config
             )
             passed += ok
@@ -143,7 +143,8 @@ def _check_syntax(source: str, field: str) -> None:
         raise ConfigError(field, f"syntax error on line {exc.lineno}: {exc.msg}") from exc
 
 
-def _compare_result(actual: Any, expected: Any, config: dict[str, Any]) -> tuple[bool, str]:
+def compare_result(actual: Any, expected: Any, config: dict[str, Any]) -> tuple[bool, str]:
+    """Return (passed, message) for one test's result against the reference's."""
     if not isinstance(expected, dict) or not expected.get("ok"):
         return False, "the reference failed on this test"
     if not isinstance(actual, dict):

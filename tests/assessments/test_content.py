@@ -165,7 +165,7 @@ def test_reimport_keeps_challenge_identity_by_position(tenant_a):
         )
 
 
-def test_commands_round_trip_and_fail_loudly(tenant_a, tmp_path, capsys):
+def test_commands_round_trip_and_fail_loudly(tenant_a, tmp_path, capsys, sandbox_socket):
     good = tmp_path / "norms.yaml"
     good.write_text(VALID)
     call_command("import_challenge_set", str(good), org=tenant_a.organization.slug)

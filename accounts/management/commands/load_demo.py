@@ -9,7 +9,8 @@ from django.db import transaction
 from accounts.models import Membership, Organization, Role, User
 from accounts.services import organization_create
 from accounts.tenancy import tenant_context
-from assessments.services import challenge_set_import, challenge_set_publish
+from assessments.management.commands._keys import publish_with_verified_keys
+from assessments.services import challenge_set_import
 
 DEMO_FILE = Path(settings.BASE_DIR) / "assessments" / "demo" / "batchnorm-mastery.yaml"
 DEMO_ORG = ("Demo Academy", "demo")
@@ -48,9 +49,13 @@ class Command(BaseCommand):
                 challenge_set, _ = challenge_set_import(
                     organization=demo, text=DEMO_FILE.read_bytes(), actor=None
                 )
-                version, created = challenge_set_publish(challenge_set=challenge_set, actor=None)
-        state = f"published version {version.number}" if created else f"version {version.number}"
-        self.stdout.write(f"Demo organization '{demo.slug}': {challenge_set.title}, {state}.")
+        # Publishing proves each answer key by running its snippet in the sandbox.
+        with tenant_context(demo):
+            version = publish_with_verified_keys(challenge_set).version
+        self.stdout.write(
+            f"Demo organization '{demo.slug}': {challenge_set.title}, version {version.number} "
+            f"(keys verified with torch {version.torch_version})."
+        )
         for email, _name, role, (_org, org_slug) in DEMO_USERS:
             self.stdout.write(
                 f"  {role:<8} {email:<24} password: {DEMO_PASSWORD}  (org {org_slug})"

@@ -1,0 +1,213 @@
+"""Create and run grading jobs. Running is idempotent: a result is stored exactly once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from grading.graders import AnswerError, get_grader
+from grading.graders.code import RESULTS_NAME, build_harness
+from grading.models import GradingJob
+from grading.sandbox.client import SandboxClient
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_MESSAGES = {
+    "time_limit": "Your code ran out of time.",
+    "memory_limit": "Your code used more memory than allowed.",
+    "output_limit": "Your code printed more output than allowed.",
+    "forbidden": "Your code tried something the sandbox does not allow.",
+    "error": "Your code raised an error.",
+}
+
+
+def sandbox_client() -> SandboxClient:
+    """Return a client of the configured sandbox server."""
+    return SandboxClient(settings.SANDBOX_SOCKET, timeout=settings.SANDBOX_TIMEOUT_SECONDS)
+
+
+def grading_job_create(
+    *,
+    organization_id: int,
+    purpose: str,
+    answer_format: str,
+    payload: dict[str, Any],
+    limits: dict[str, Any] | None = None,
+    callback: str = "",
+    enqueue: bool = True,
+) -> GradingJob:
+    """Write a job row and send its task once the surrounding transaction commits.
+
+    ``callback`` names a task that is sent (with the organization and job ids) once the
+    job's result is stored: results flow back to the caller by message, not by import.
+    With ``enqueue`` False the caller runs the job itself with ``grading_job_run``.
+    """
+    job = GradingJob.all_tenants.create(
+        organization_id=organization_id,
+        purpose=purpose,
+        answer_format=answer_format,
+        payload={**payload, "callback": callback},
+        limits=limits or {},
+    )
+    if enqueue:
+        from grading.tasks import run_grading_job
+
+        transaction.on_commit(
+            lambda: run_grading_job.delay(organization_id=organization_id, job_id=job.pk)
+        )
+    return job
+
+
+@dataclass
+class Outcome:
+    """What running a job produced, before it is stored."""
+
+    sandbox_verdict: str = ""
+    correct: bool | None = None
+    score: float | None = None
+    feedback: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    wall_ms: float | None = None
+    cpu_ms: float | None = None
+
+
+def _sandbox_run(client: SandboxClient, job: GradingJob, code: str, capture=()) -> dict:
+    return client.run(code, job_id=str(job.public_id), capture=capture, limits=job.limits or None)
+
+
+def _timings(response: dict) -> dict[str, float]:
+    return {"wall_ms": response.get("wall_ms"), "cpu_ms": response.get("cpu_ms")}
+
+
+def execute(job: GradingJob, client: SandboxClient) -> Outcome:
+    """Do the job's work (in the sandbox where code runs) and return the outcome.
+
+    Raises ``SandboxUnavailable`` for infrastructure failures, which the task retries; a
+    candidate's own errors are outcomes, never exceptions.
+    """
+    payload = job.payload
+    if job.purpose == GradingJob.Purpose.SNIPPET:
+        response = _sandbox_run(client, job, payload["code"])
+        return Outcome(
+            sandbox_verdict=response["verdict"],
+            result={
+                "stdout": response["stdout"],
+                "stderr": response["stderr"],
+                "exception": response["exception"],
+                "torch_version": response["torch_version"],
+                "sandbox_error": response.get("sandbox_error"),
+            },
+            **_timings(response),
+        )
+    grader = get_grader(job.answer_format)
+    config = payload["config"]
+    if job.purpose == GradingJob.Purpose.REFERENCE:
+        harness = build_harness(source=config["reference"], config=config)
+        response = _sandbox_run(client, job, harness, capture=[RESULTS_NAME])
+        return Outcome(
+            sandbox_verdict=response["verdict"],
+            result={
+                "expected": response["values"].get(RESULTS_NAME, {}),
+                "exception": response["exception"],
+                "torch_version": response["torch_version"],
+                "sandbox_error": response.get("sandbox_error"),
+            },
+            **_timings(response),
+        )
+    # An answer.
+    try:
+        answer = grader.parse_answer(payload["answer"])
+    except AnswerError as exc:
+        return Outcome(correct=False, score=0.0, feedback=str(exc))
+    if not grader.needs_sandbox:
+        verdict = grader.grade(key=payload["key"], config=config, answer=answer)
+        return Outcome(
+            correct=verdict.correct,
+            score=verdict.score,
+            feedback=verdict.feedback,
+            result={"details": verdict.details},
+        )
+    response = _sandbox_run(
+        client, job, build_harness(source=answer, config=config), [RESULTS_NAME]
+    )
+    results = response["values"].get(RESULTS_NAME) if response["verdict"] == "ok" else None
+    verdict = grader.grade(key=payload["key"], config=config, answer=results or {})
+    feedback = verdict.feedback
+    if response["verdict"] != "ok":
+        feedback = f"{SANDBOX_MESSAGES.get(response['verdict'], 'Your code failed.')} {feedback}"
+        if response["exception"]:
+            feedback += f" {response['exception']['type']}: {response['exception']['message']}"
+    return Outcome(
+        sandbox_verdict=response["verdict"],
+        correct=verdict.correct,
+        score=verdict.score,
+        feedback=feedback.strip()[:2000],
+        result={"details": verdict.details, "stdout": response["stdout"][:4000]},
+        **_timings(response),
+    )
+
+
+def grading_job_run(*, job_id: int, client: SandboxClient | None = None) -> GradingJob:
+    """Run a job unless it already has a result; store the result exactly once."""
+    with transaction.atomic():
+        # A redelivered task and the original may run at once: the row lock orders them.
+        job = GradingJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
+            return job
+        job.status = GradingJob.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.deliveries += 1
+        job.save(update_fields=["status", "started_at", "deliveries"])
+    outcome = execute(job, client or sandbox_client())
+    with transaction.atomic():
+        job = GradingJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
+            return job  # another delivery stored its result first; keep that one
+        job.status = GradingJob.Status.DONE
+        job.sandbox_verdict = outcome.sandbox_verdict
+        job.correct = outcome.correct
+        job.score = outcome.score
+        job.feedback = outcome.feedback
+        job.result = outcome.result
+        job.sandbox_wall_ms = outcome.wall_ms
+        job.sandbox_cpu_ms = outcome.cpu_ms
+        job.finished_at = timezone.now()
+        job.save()
+        _send_callback(job)
+    return job
+
+
+def grading_job_fail(*, job_id: int, error: str) -> GradingJob:
+    """Mark a job failed after the infrastructure gave up on it (retries exhausted)."""
+    with transaction.atomic():
+        job = GradingJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
+            return job
+        job.status = GradingJob.Status.FAILED
+        job.last_error = error[:2000]
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "last_error", "finished_at"])
+        _send_callback(job)
+    return job
+
+
+def _send_callback(job: GradingJob) -> None:
+    callback = job.payload.get("callback")
+    if not callback:
+        return
+    from config.celery import app
+
+    organization_id, job_id = job.organization_id, job.pk
+    transaction.on_commit(
+        lambda: app.send_task(
+            callback,
+            kwargs={"organization_id": organization_id, "job_id": job_id},
+            queue="default",
+            routing_key="default",
+        )
+    )

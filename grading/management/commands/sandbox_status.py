@@ -1,0 +1,34 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from grading.jobs import sandbox_client
+from grading.sandbox.client import SandboxUnavailable
+
+
+class Command(BaseCommand):
+    help = "Ask the grading sandbox whether it is up and which protections it applies."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--wait", type=float, default=0, help="seconds to wait for it")
+
+    def handle(self, *args, wait: float, **options):
+        client = sandbox_client()
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                status = client.ping()
+                break
+            except SandboxUnavailable as exc:
+                if time.monotonic() >= deadline:
+                    raise CommandError(f"The sandbox is not reachable: {exc}") from exc
+                time.sleep(0.5)
+        self.stdout.write(
+            f"sandbox up at {client.socket_path}: torch {status.get('torch_version')}"
+        )
+        for name, state in (status.get("protections") or {}).items():
+            if isinstance(state, dict):
+                label = "OK" if state.get("ok") else "MISSING"
+                self.stdout.write(f"  {name:<20} {label:<8} {state.get('detail', '')}")
+            else:
+                self.stdout.write(f"  {name:<20} {state}")
