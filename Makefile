@@ -82,8 +82,9 @@ test: setup services lint
 BENCH_ENV = DJANGO_SETTINGS_MODULE=config.settings.local DEBUG=0 \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_assess_bench REDIS_URL=redis://127.0.0.1:6379/14 \
 	SANDBOX_SOCKET=$(CURDIR)/var/bench/sandbox.sock
-BENCH_WORKERS ?= 4
-BENCH_POOL ?= threads
+# The default worker deployment (docker-compose.yml): prefork, concurrency 2.
+BENCH_WORKERS ?= 2
+BENCH_POOL ?= prefork
 
 bench-grading: setup services
 	@mkdir -p var/bench && chmod 711 var var/bench

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from grading.graders import AnswerError, get_grader
@@ -152,32 +154,43 @@ def execute(job: GradingJob, client: SandboxClient) -> Outcome:
     )
 
 
+UNFINISHED = (GradingJob.Status.QUEUED, GradingJob.Status.RUNNING)
+
+
 def grading_job_run(*, job_id: int, client: SandboxClient | None = None) -> GradingJob:
-    """Run a job unless it already has a result; store the result exactly once."""
-    with transaction.atomic():
-        # A redelivered task and the original may run at once: the row lock orders them.
-        job = GradingJob.objects.select_for_update().get(pk=job_id)
-        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
-            return job
-        job.status = GradingJob.Status.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.deliveries += 1
-        job.save(update_fields=["status", "started_at", "deliveries"])
+    """Run a job unless it already has a result; store the result exactly once.
+
+    Claiming and storing are each one conditional UPDATE (no explicit lock, no extra round
+    trips): a redelivered task and the original may both run the job, but only the first
+    UPDATE that finds the job unfinished stores its result, and only it sends the callback.
+    """
+    claimed = GradingJob.objects.filter(pk=job_id, status__in=UNFINISHED).update(
+        status=GradingJob.Status.RUNNING,
+        started_at=Coalesce(F("started_at"), Value(timezone.now())),
+        deliveries=F("deliveries") + 1,
+    )
+    job = GradingJob.objects.get(pk=job_id)
+    if not claimed:
+        return job
     outcome = execute(job, client or sandbox_client())
+    fields = {
+        "status": GradingJob.Status.DONE,
+        "sandbox_verdict": outcome.sandbox_verdict,
+        "correct": outcome.correct,
+        "score": outcome.score,
+        "feedback": outcome.feedback,
+        "result": outcome.result,
+        "sandbox_wall_ms": outcome.wall_ms,
+        "sandbox_cpu_ms": outcome.cpu_ms,
+        "finished_at": timezone.now(),
+    }
     with transaction.atomic():
-        job = GradingJob.objects.select_for_update().get(pk=job_id)
-        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
-            return job  # another delivery stored its result first; keep that one
-        job.status = GradingJob.Status.DONE
-        job.sandbox_verdict = outcome.sandbox_verdict
-        job.correct = outcome.correct
-        job.score = outcome.score
-        job.feedback = outcome.feedback
-        job.result = outcome.result
-        job.sandbox_wall_ms = outcome.wall_ms
-        job.sandbox_cpu_ms = outcome.cpu_ms
-        job.finished_at = timezone.now()
-        job.save()
+        stored = GradingJob.objects.filter(pk=job_id, status__in=UNFINISHED).update(**fields)
+        if not stored:
+            # Another delivery stored its result first; keep that one.
+            return GradingJob.objects.get(pk=job_id)
+        for name, value in fields.items():
+            setattr(job, name, value)
         _send_callback(job)
     return job
 

@@ -113,3 +113,25 @@ class SandboxClient:
                 raise SandboxUnavailable(error)  # e.g. too many jobs queued
             raise SandboxRequestError(error)
         return response
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m grading.sandbox.client --socket PATH ping``: exit 0 when the server is ready."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m grading.sandbox.client")
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("command", choices=["ping"])
+    args = parser.parse_args(argv)
+    try:
+        status = SandboxClient(args.socket, timeout=10).ping()
+    except SandboxError as exc:
+        print(f"sandbox not ready: {exc}")
+        return 1
+    print(json.dumps(status, indent=2, sort_keys=True))
+    return 0 if status.get("ready", True) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
