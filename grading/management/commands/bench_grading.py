@@ -86,6 +86,7 @@ class Command(BaseCommand):
             )
             latencies = self._sequential(organization, key, sequential)
             throughput, batch_latencies = self._batch(organization, key, batch)
+        direct = self._sandbox_direct(sequential)
         fresh = self._fresh_processes(baseline)
         p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
         b50, b95 = percentile(fresh, 0.5), percentile(fresh, 0.95)
@@ -93,6 +94,10 @@ class Command(BaseCommand):
         self.stdout.write("                              p50 ms    p95 ms")
         self.stdout.write(
             f"  celery + warm sandbox     {p50:8.1f}  {p95:8.1f}   ({len(latencies)} jobs)"
+        )
+        self.stdout.write(
+            f"  sandbox alone (no Celery) {percentile(direct, 0.5):8.1f}  "
+            f"{percentile(direct, 0.95):8.1f}   ({len(direct)} predict-output jobs)"
         )
         self.stdout.write(
             f"  fresh process per job     {b50:8.1f}  {b95:8.1f}   ({len(fresh)} jobs)"
@@ -163,6 +168,15 @@ class Command(BaseCommand):
         )
         span = (max(f for _, f in rows) - min(r for r, _ in rows)).total_seconds()
         return count / span, self._latencies(ids)
+
+    def _sandbox_direct(self, count: int) -> list[float]:
+        client = sandbox_client()
+        durations = []
+        for index in range(count):
+            started = time.perf_counter()
+            client.run(SNIPPET, job_id=f"direct-{index}")
+            durations.append((time.perf_counter() - started) * 1000)
+        return durations
 
     def _fresh_processes(self, count: int) -> list[float]:
         python = Path(settings.BASE_DIR) / ".venv-sandbox" / "bin" / "python"
