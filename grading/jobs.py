@@ -79,7 +79,10 @@ class Outcome:
 
 
 def _sandbox_run(client: SandboxClient, job: GradingJob, code: str, capture=()) -> dict:
-    return client.run(code, job_id=str(job.public_id), capture=capture, limits=job.limits or None)
+    # The job's own limits (keys get generous ones), else the challenge's, else the sandbox's
+    # defaults; the sandbox clamps everything to its global maxima.
+    limits = job.limits or job.payload.get("config", {}).get("limits") or None
+    return client.run(code, job_id=str(job.public_id), capture=capture, limits=limits)
 
 
 def _timings(response: dict) -> dict[str, float]:

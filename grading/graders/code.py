@@ -57,7 +57,7 @@ class CodeGrader(Grader):
     needs_sandbox = True
 
     def validate_config(self, config, options):
-        only_keys(config, {"entry_point", "reference", "tests", "seed", "atol", "rtol"})
+        only_keys(config, {"entry_point", "reference", "tests", "seed", "atol", "rtol", "limits"})
         no_options(options, "code")
         entry_point = config.get("entry_point")
         if not isinstance(entry_point, str) or not entry_point.isidentifier():
@@ -95,6 +95,7 @@ class CodeGrader(Grader):
             "reference": reference,
             "tests": normalized,
             "seed": seed,
+            "limits": _limits(config.get("limits", {})),
             "atol": config_tolerance(config, "atol", 1e-5),
             "rtol": config_tolerance(config, "rtol", 1e-4),
         }
@@ -134,6 +135,27 @@ class CodeGrader(Grader):
             feedback=feedback,
             details={"tests": shown, "hidden": {"passed": hidden_passed, "total": hidden_total}},
         )
+
+
+# The most a challenge may give one run of a candidate's code; the sandbox clamps again.
+LIMIT_MAXIMA = {"wall_seconds": 30, "cpu_seconds": 20, "memory_mb": 2048}
+
+
+def _limits(limits: Any) -> dict[str, float]:
+    if not isinstance(limits, dict):
+        raise ConfigError("grading.limits", "must be a mapping of limits")
+    only_keys(limits, set(LIMIT_MAXIMA))
+    checked = {}
+    for name, value in limits.items():
+        maximum = LIMIT_MAXIMA[name]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= maximum
+        ):
+            raise ConfigError(f"grading.limits.{name}", f"must be a number in (0, {maximum}]")
+        checked[name] = value
+    return checked
 
 
 def _check_syntax(source: str, field: str) -> None:

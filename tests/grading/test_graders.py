@@ -167,3 +167,15 @@ def test_printed_outputs_ignore_grad_fn_and_compare_numbers():
     assert not printed_outputs_match(BN_PRINTED, other, atol=1e-4, rtol=1e-4)
     assert not printed_outputs_match("torch.Size([2, 3])", "torch.Size([3, 2])", atol=0, rtol=0)
     assert parse_tensor_text(BN_PRINTED).shape == (2, 3)
+
+
+def test_code_limits_are_bounded():
+    base = {
+        "entry_point": "f", "reference": "def f(x): return x",
+        "tests": [{"name": "a", "setup": "args = (1,)"}],
+    }  # fmt: skip
+    assert validate_grading_config("code", {**base, "limits": {"wall_seconds": 5}}, [])[
+        "limits"
+    ] == {"wall_seconds": 5}
+    with pytest.raises(ConfigError, match=r"grading\.limits\.memory_mb"):
+        validate_grading_config("code", {**base, "limits": {"memory_mb": 10**6}}, [])
