@@ -32,6 +32,15 @@ from assessments.services import (
 )
 
 
+def _admin_context(model_admin, request, **extra) -> dict:
+    """Return the context every admin page needs (site, options) plus ``extra``."""
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        **extra,
+    }
+
+
 def _get_set(model_admin, request, object_id) -> ChallengeSet:
     return get_object_or_404(model_admin.get_queryset(request), pk=object_id)
 
@@ -78,13 +87,13 @@ def import_view(model_admin):
                 verb = _("Imported new set") if created else _("Updated the draft of")
                 messages.success(request, f"{verb} {challenge_set.title}.")
                 return HttpResponseRedirect(_change_url(challenge_set))
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.model._meta,
-            "title": _("Import a challenge set"),
-            "form": form,
-            "problems": problems,
-        }
+        context = _admin_context(
+            model_admin,
+            request,
+            title=_("Import a challenge set"),
+            form=form,
+            problems=problems,
+        )
         return render(
             request,
             "admin/assessments/challengeset/import.html",
@@ -108,13 +117,13 @@ def export_view(model_admin):
 
 
 def _refused(request, model_admin, challenge_set, problems):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": _("Publishing refused"),
-        "original": challenge_set,
-        "problems": problems,
-    }
+    context = _admin_context(
+        model_admin,
+        request,
+        title=_("Publishing refused"),
+        original=challenge_set,
+        problems=problems,
+    )
     return render(
         request, "admin/assessments/challengeset/publish_refused.html", context, status=409
     )
@@ -159,14 +168,14 @@ def key_check_view(model_admin):
             challenge_set=challenge_set,
             public_id=check_id,
         )
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.model._meta,
-            "title": check.get_purpose_display(),
-            "original": challenge_set,
-            "check": check,
-            "running": check.status == KeyCheck.Status.RUNNING,
-        }
+        context = _admin_context(
+            model_admin,
+            request,
+            title=check.get_purpose_display(),
+            original=challenge_set,
+            check=check,
+            running=check.status == KeyCheck.Status.RUNNING,
+        )
         status = 409 if check.status == KeyCheck.Status.REFUSED else 200
         template = "admin/assessments/challengeset/key_check.html"
         return render(request, template, context, status=status)
@@ -219,15 +228,15 @@ def _question(*, position, kind, kind_label, title, difficulty, time_limit, max_
 
 
 def _render_preview(request, model_admin, *, heading: dict, questions: list[dict], label: str):
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": _("Preview as candidate"),
-        "set": heading,
-        "questions": questions,
-        "label": label,
-        "show_key": request.GET.get("key") == "1",
-    }
+    context = _admin_context(
+        model_admin,
+        request,
+        title=_("Preview as candidate"),
+        set=heading,
+        questions=questions,
+        label=label,
+        show_key=request.GET.get("key") == "1",
+    )
     return render(request, "assessments/preview.html", context)
 
 
@@ -317,14 +326,14 @@ def history_view(model_admin):
         events = AuditEvent.objects.filter(
             target_type=challenge_set._meta.label_lower, target_id=str(challenge_set.public_id)
         ).select_related("actor")
-        context = {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.model._meta,
-            "title": _("History of %(title)s") % {"title": challenge_set.title},
-            "original": challenge_set,
-            "events": events,
-            "versions": challenge_set.versions.order_by("-number").select_related("published_by"),
-        }
+        context = _admin_context(
+            model_admin,
+            request,
+            title=_("History of %(title)s") % {"title": challenge_set.title},
+            original=challenge_set,
+            events=events,
+            versions=challenge_set.versions.order_by("-number").select_related("published_by"),
+        )
         return render(request, "admin/assessments/challengeset/history.html", context)
 
     return view

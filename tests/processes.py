@@ -23,6 +23,20 @@ def test_process_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def stop_process_group(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    """Stop a child started in its own session, with all of its children; kill if it hangs."""
+    import signal
+
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``manage.py`` with ``args`` in a child process and return what it did."""
     return subprocess.run(
@@ -85,15 +99,7 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-8000:] if self.log_path else ""
 
     def stop(self) -> None:
-        import signal
-
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
 
 
 class SandboxProcess:
@@ -134,15 +140,7 @@ class SandboxProcess:
         raise TimeoutError(f"sandbox not up after {timeout}s:\n{self.log_path.read_text()[-4000:]}")
 
     def stop(self) -> None:
-        import signal
-
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process)
 
 
 class RedisServer:
