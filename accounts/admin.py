@@ -146,7 +146,10 @@ class MemberInvitationAdmin(TenantAdmin):
 
         return CheckedInviteForm
 
-    @admin.action(description=_("Revoke selected invitations"))
+    def has_manage_permission(self, request) -> bool:
+        return self.can_edit(request)
+
+    @admin.action(description=_("Revoke selected invitations"), permissions=["manage"])
     def revoke(self, request, queryset):
         count = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True).update(
             revoked_at=timezone.now()

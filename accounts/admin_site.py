@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit import audit_record
+from accounts.models import AuditEvent
 from accounts.selectors import memberships_of_user
 from accounts.tenancy import TenantModel
 
@@ -70,23 +72,43 @@ class TenantAdmin(admin.ModelAdmin):
             raise Http404(f"No {self.opts.verbose_name} with that id")
         return obj
 
-    def response_action(self, request, queryset):
-        # Actions silently skip ids outside the queryset; an id of another organization is
-        # answered 404 instead, the same as an id that does not exist.
+    def changelist_view(self, request, extra_context=None):
+        # Actions silently skip ids outside the queryset (and an action the role may not
+        # use is silently dropped); an id of another organization is answered 404 first,
+        # the same as an id that does not exist, whoever asks.
         selected = set(request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME))
-        if selected and request.POST.get("select_across") != "1":
+        if request.method == "POST" and selected and request.POST.get("select_across") != "1":
             try:
                 found = self.get_queryset(request).filter(pk__in=selected).count()
             except (ValueError, ValidationError) as exc:
                 raise Http404("No such object") from exc
             if found != len(selected):
                 raise Http404("One of the selected objects does not exist")
-        return super().response_action(request, queryset)
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.organization = request.organization
         super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        audit_record(
+            organization=request.organization,
+            actor=request.user,
+            action=AuditEvent.Action.DELETED,
+            target=obj,
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            audit_record(
+                organization=request.organization,
+                actor=request.user,
+                action=AuditEvent.Action.DELETED,
+                target=obj,
+            )
+        super().delete_queryset(request, queryset)
 
     # --- role-based permissions -------------------------------------------------------------
     def has_module_permission(self, request) -> bool:

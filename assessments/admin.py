@@ -92,8 +92,9 @@ class ChallengeSetAdmin(TenantAdmin):
         (None, {"fields": ("title", "slug", "status", "tagline", "badge_promise")}),
         (_("Rules"), {"fields": ("navigation", "feedback", "time_limit")}),
         (_("Description"), {"fields": ("description", "description_preview")}),
+        (_("Answer keys"), {"fields": ("latest_key_check",)}),
     )
-    readonly_fields = ("status", "description_preview")
+    readonly_fields = ("status", "description_preview", "latest_key_check")
     inlines = [ChallengeInline, VersionInline]
     actions = ["publish_selected", "duplicate_selected", "archive_selected"]
     change_form_template = "admin/assessments/challengeset/change_form.html"
@@ -113,6 +114,20 @@ class ChallengeSetAdmin(TenantAdmin):
     @admin.display(description=_("unpublished changes"), boolean=True)
     def pending_changes(self, obj) -> bool:
         return has_unpublished_changes(obj)
+
+    @admin.display(description=_("latest check"))
+    def latest_key_check(self, obj) -> str:
+        check = obj.key_checks.order_by("-requested_at").first() if obj and obj.pk else None
+        if check is None:
+            return _("Never checked. Publish or Verify keys runs every snippet in the sandbox.")
+        url = reverse("admin:assessments_challengeset_key_check", args=[obj.pk, check.public_id])
+        return format_html(
+            '<a href="{}">{}: {}</a> ({})',
+            url,
+            check.get_purpose_display(),
+            check.get_status_display(),
+            check.requested_at.strftime("%Y-%m-%d %H:%M"),
+        )
 
     @admin.display(description=_("rendered"))
     def description_preview(self, obj) -> str:

@@ -161,3 +161,23 @@ def test_user_switches_between_organizations(client, tenant_a, tenant_b):
     # A slug the user is not a member of is a 404, like one that does not exist.
     outsider = client.post("/accounts/organization/switch/", {"organization": "nope"})
     assert outsider.status_code == 404
+
+
+def test_only_people_managers_can_revoke_invitations(client, tenant_a):
+    invitation = member_invite(
+        organization=tenant_a.organization, email="pending@x.example", role="author",
+        invited_by=tenant_a.owner,
+    )  # fmt: skip
+    login(client, tenant_a.reviewer)
+    client.post(
+        "/admin/accounts/memberinvitation/",
+        {"action": "revoke", "_selected_action": [invitation.pk]},
+    )
+    assert MemberInvitation.all_tenants.get(pk=invitation.pk).revoked_at is None
+    client.logout()
+    login(client, tenant_a.owner)
+    client.post(
+        "/admin/accounts/memberinvitation/",
+        {"action": "revoke", "_selected_action": [invitation.pk]},
+    )
+    assert MemberInvitation.all_tenants.get(pk=invitation.pk).revoked_at is not None

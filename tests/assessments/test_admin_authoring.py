@@ -226,3 +226,33 @@ def test_pending_changes_follow_edits_and_publishing(author_client, tenant_a):
     )
     with tenant_context(tenant_a.organization):
         assert has_unpublished_changes(challenge_sets_with_summary().get(slug="norms"))
+
+
+def test_deleting_a_challenge_is_audited_and_refreshes_the_draft(author_client, tenant_a):
+    with tenant_context(tenant_a.organization):
+        challenge_set = ChallengeSetFactory(organization=tenant_a.organization)
+        keep = challenge_with_options(challenge_set)
+        gone = challenge_with_options(challenge_set, title="To delete")
+    response = author_client.post(
+        f"/admin/assessments/challenge/{gone.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant_a.organization):
+        assert list(Challenge.objects.filter(challenge_set=challenge_set)) == [keep]
+        event = AuditEvent.objects.get(action="deleted")
+        assert event.target_repr == "To delete" and event.actor == tenant_a.author
+        challenge_set.refresh_from_db()
+        from assessments.services import challenge_set_content, content_hash
+
+        assert challenge_set.draft_hash == content_hash(challenge_set_content(challenge_set))
+
+
+def test_set_page_links_the_latest_key_check(author_client, tenant_a):
+    author_client.post("/admin/assessments/challengeset/import/", {"text": NO_CODE})
+    with tenant_context(tenant_a.organization):
+        challenge_set = ChallengeSet.objects.get(slug="norms")
+    page = author_client.get(f"/admin/assessments/challengeset/{challenge_set.pk}/change/")
+    assert "Never checked" in page.content.decode()
+    author_client.post(f"/admin/assessments/challengeset/{challenge_set.pk}/verify-keys/")
+    page = author_client.get(f"/admin/assessments/challengeset/{challenge_set.pk}/change/")
+    assert "Verify keys: Passed" in page.content.decode()

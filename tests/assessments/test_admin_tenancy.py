@@ -42,10 +42,11 @@ MODELS = {
 }
 
 
-@pytest.fixture
-def a_owner_client(client, tenant_a):
-    # The owner has every permission, so a 404 cannot be a 403 in disguise.
-    return login(client, tenant_a.owner)
+@pytest.fixture(params=["owner", "author"])
+def a_owner_client(request, client, tenant_a):
+    # The owner has every permission, so a 404 cannot be a 403 in disguise; the author is
+    # the role the product promises this for.
+    return login(client, getattr(tenant_a, request.param))
 
 
 @pytest.mark.parametrize("model", MODELS)
