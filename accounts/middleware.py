@@ -32,7 +32,10 @@ class ActiveOrganizationMiddleware:
             if membership is not None:
                 request.membership = membership
                 request.organization = membership.organization
-                request.session[SESSION_KEY] = membership.organization_id
+                if wanted != membership.organization_id:
+                    # Only when it changed: writing it every time would save the session on
+                    # every request.
+                    request.session[SESSION_KEY] = membership.organization_id
         if request.organization is None:
             return self.get_response(request)
         with tenant_context(request.organization):

@@ -23,13 +23,13 @@ from assessments.models import (
     KeyCheck,
 )
 from assessments.models.choices import FORMATS_BY_KIND
+from assessments.publishing import check_challenges_valid
 from assessments.rendering import highlight_python, render_markdown
 from assessments.selectors import challenge_sets_with_summary, has_unpublished_changes
 from assessments.services import (
     challenge_set_archive,
     challenge_set_duplicate,
     challenge_set_refresh_draft_hash,
-    check_challenges_valid,
     record_admin_change,
 )
 from grading.formats import OptionSpec

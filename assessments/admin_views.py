@@ -20,6 +20,7 @@ from assessments.content import ContentError
 from assessments.keys import key_check_start
 from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck
 from assessments.models.choices import KIND_ICONS
+from assessments.publishing import check_challenges_valid
 from assessments.rendering import highlight_python, render_markdown
 from assessments.selectors import version_challenges
 from assessments.services import (
@@ -28,7 +29,6 @@ from assessments.services import (
     challenge_set_export_yaml,
     challenge_set_import,
     challenge_set_restore,
-    check_challenges_valid,
 )
 
 

@@ -109,11 +109,8 @@ def key_check_finish(*, key_check_id: int) -> KeyCheck:
 
     Safe to call more than once and before the last job is done (it then returns at once).
     """
-    from assessments.services import (
-        PublishRefused,
-        challenge_set_publish,
-        challenge_set_refresh_draft_hash,
-    )
+    from assessments.publishing import PublishRefused, challenge_set_publish
+    from assessments.services import challenge_set_refresh_draft_hash
 
     with transaction.atomic():
         # Every job's completion calls this; the lock makes exactly one of them finish it.

@@ -6,12 +6,8 @@ from accounts.models import AuditEvent
 from accounts.tenancy import tenant_context
 from assessments.models import ChallengeSet, PublishedChallenge
 from assessments.models.versions import FrozenRowError
-from assessments.services import (
-    PublishRefused,
-    challenge_set_archive,
-    challenge_set_duplicate,
-    challenge_set_publish,
-)
+from assessments.publishing import PublishRefused, challenge_set_publish
+from assessments.services import challenge_set_archive, challenge_set_duplicate
 from tests.factories import ChallengeFactory, ChallengeSetFactory, challenge_with_options
 
 

@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 
 from accounts.tenancy import tenant_context
 from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck, PublishedChallenge
-from assessments.services import PublishRefused, challenge_set_import, challenge_set_publish
+from assessments.publishing import PublishRefused, challenge_set_publish
+from assessments.services import challenge_set_import
 from tests.conftest import login
 
 BN_OUTPUT = (
