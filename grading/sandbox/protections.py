@@ -5,13 +5,25 @@ setting that silently did not take effect is worse than one that fails loudly.
 The steps run in two phases:
 
 * ``prefork`` (as root, before a job is known): lay out and close the file
-  descriptors, start a new session, enter new network, IPC and mount namespaces,
-  prepare the Landlock ruleset for the static read-only paths, and build the
-  seccomp program.
+  descriptors, start a new session, check that the child is in the jobs' empty
+  network and IPC namespaces, enter a new mount namespace, prepare the Landlock
+  ruleset for the static read-only paths, and build the seccomp program.
 * ``job`` (once the job has arrived): mount the job's private scratch tmpfs,
   set resource limits, drop to the slot's unprivileged uid/gid, set
   no_new_privs, enforce Landlock, and install the seccomp filter. Nothing of the
   job's code runs before all of this succeeded.
+
+The network and IPC namespaces are created once, by the zygote (see
+:func:`enter_job_namespaces`), and inherited by every child: creating and
+destroying them per job costs more than a millisecond of CPU plus deferred
+kernel clean-up work. Sharing them is safe because they are empty and a job can
+neither change nor use them: it has no capabilities, and seccomp denies every
+socket-creating call (``socket``, ``socketpair``; Landlock's scope covers
+abstract unix sockets) and every System V IPC and POSIX message queue call
+(``shmget``, ``msgget``, ``semget``, ``mq_open`` and the rest), so no job can
+leave an object there for a later one. Each child still checks that it is in
+these namespaces, not the server's, and that they are empty. The mount
+namespace is per child, for the job's private scratch tmpfs.
 
 Every step records "ok + detail" or "failed + reason" in a report. A failure
 never stops the remaining steps (so a self-test can say everything that is
@@ -125,13 +137,72 @@ def host_namespaces() -> tuple[int, int, int]:
     return _ns_inode("net"), _ns_inode("ipc"), _ns_inode("mnt")
 
 
+@dataclass(frozen=True)
+class JobNamespaces:
+    """The empty network and IPC namespaces the zygote created for all jobs."""
+
+    netns: int = 0
+    ipcns: int = 0
+    #: Why they could not be created; empty when they were.
+    problem: str = "not created"
+
+
+def enter_job_namespaces(host_netns: int, host_ipcns: int) -> JobNamespaces:
+    """Move the calling (single-threaded zygote) process into new network and IPC namespaces.
+
+    Its children inherit them, so no child needs namespaces of its own; each one
+    still checks that it is in these namespaces and that they are empty.
+    """
+    try:
+        _check(_libc().unshare(CLONE_NEWNET | CLONE_NEWIPC), "unshare(CLONE_NEWNET|CLONE_NEWIPC)")
+        netns, ipcns = _ns_inode("net"), _ns_inode("ipc")
+        if netns == host_netns or ipcns == host_ipcns:
+            raise ProtectionError("still in the server's network or IPC namespace after unshare")
+        _check_netns_empty()
+        _check_ipcns_empty()
+    except (ProtectionError, OSError) as exc:
+        return JobNamespaces(problem=str(exc) or type(exc).__name__)
+    return JobNamespaces(netns=netns, ipcns=ipcns, problem="")
+
+
+def _check_ipcns_empty() -> None:
+    """Raise unless this IPC namespace holds no System V IPC object."""
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}", "rb") as table:
+            if len(table.read().splitlines()) > 1:  # a header line, then one per object
+                raise ProtectionError(f"the IPC namespace holds System V {kind} objects")
+
+
+def _check_netns_empty() -> None:
+    """Raise unless this network namespace has no interface but a loopback that is down."""
+    with open("/proc/self/net/dev", "rb") as dev:
+        # Two header lines, then one line per interface: "  name: counters...".
+        names = {line.split(b":", 1)[0].strip() for line in dev.read().splitlines()[2:]}
+    if names - {b"lo"}:
+        interfaces = ", ".join(sorted(name.decode(errors="replace") for name in names))
+        raise ProtectionError(f"the network namespace has interfaces: {interfaces}")
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("127.0.0.1", 9))
+    except OSError as exc:
+        if exc.errno != errno.ENETUNREACH:
+            raise ProtectionError(f"unexpected error probing loopback: {exc}") from None
+    else:
+        raise ProtectionError("loopback is reachable inside the network namespace")
+    finally:
+        probe.close()
+
+
 class Hardening:
     """Apply the protections in a sandbox child and keep a report of each."""
 
-    def __init__(self, config: SandboxConfig, parent_pid: int) -> None:
+    def __init__(
+        self, config: SandboxConfig, parent_pid: int, job_namespaces: JobNamespaces | None = None
+    ) -> None:
         """Prepare to harden the calling (freshly forked, single-threaded) child."""
         self.config = config
         self.parent_pid = parent_pid
+        self.job_namespaces = job_namespaces or JobNamespaces()
         self.libc = _libc()
         self.ok: dict[str, str] = {}
         self.failed: dict[str, str] = {}
@@ -182,8 +253,8 @@ class Hardening:
     def prefork(self, fds: dict[int, int]) -> None:
         """Run the job-independent steps; ``fds`` maps target fd -> inherited fd."""
         self._step("file_descriptors", lambda: self._layout_fds(fds))
-        self._step("network_namespace", self._new_netns)
-        self._step("ipc_mount_namespace", self._new_ipc_mount_ns)
+        self._step("network_namespace", self._check_job_netns)
+        self._step("ipc_mount_namespace", self._ipc_new_mount_ns)
         self._step("landlock", self._prepare_landlock)
         self._step("seccomp", self._prepare_seccomp)
 
@@ -221,32 +292,38 @@ class Hardening:
         if os.getppid() != self.parent_pid:
             raise ProtectionError("the parent process died")
 
-    def _new_netns(self) -> str:
-        _check(self.libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-        if _ns_inode("net") == self.config.host_netns:
-            raise ProtectionError("still in the server's network namespace after unshare")
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            probe.connect(("127.0.0.1", 9))
-        except OSError as exc:
-            if exc.errno != errno.ENETUNREACH:
-                raise ProtectionError(f"unexpected error probing loopback: {exc}") from None
-        else:
-            raise ProtectionError("loopback is reachable inside the new network namespace")
-        finally:
-            probe.close()
-        return "private network namespace; loopback down, no interfaces"
+    def _check_job_netns(self) -> str:
+        if self.job_namespaces.problem:
+            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
+        inode = _ns_inode("net")
+        if inode == self.config.host_netns:
+            raise ProtectionError("in the server's network namespace")
+        if inode != self.job_namespaces.netns:
+            raise ProtectionError("not in the network namespace the zygote created for jobs")
+        _check_netns_empty()
+        return "empty network namespace shared by jobs; loopback down, no interfaces"
 
-    def _new_ipc_mount_ns(self) -> str:
-        _check(self.libc.unshare(CLONE_NEWIPC | CLONE_NEWNS), "unshare(CLONE_NEWIPC|CLONE_NEWNS)")
-        if _ns_inode("ipc") == self.config.host_ipcns or _ns_inode("mnt") == self.config.host_mntns:
-            raise ProtectionError("IPC or mount namespace unchanged after unshare")
+    def _ipc_new_mount_ns(self) -> str:
+        if self.job_namespaces.problem:
+            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
+        inode = _ns_inode("ipc")
+        if inode == self.config.host_ipcns:
+            raise ProtectionError("in the server's IPC namespace")
+        if inode != self.job_namespaces.ipcns:
+            raise ProtectionError("not in the IPC namespace the zygote created for jobs")
+        _check_ipcns_empty()
+        _check(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        if _ns_inode("mnt") == self.config.host_mntns:
+            raise ProtectionError("mount namespace unchanged after unshare")
         # Make every mount private so the job's scratch tmpfs never propagates out.
         _check(
             self.libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None),
             "mount(/, MS_REC|MS_PRIVATE)",
         )
-        return "private IPC and mount namespaces (mounts private)"
+        return (
+            "empty IPC namespace shared by jobs (System V IPC and message queues denied"
+            " by seccomp); private mount namespace (mounts private)"
+        )
 
     def _prepare_landlock(self) -> None:
         abi = landlock.abi_version(self.libc)
@@ -408,6 +485,6 @@ class Hardening:
         seccomp.install(self.libc, self._arch, self._bpf)
         return (
             f"{self._arch.name} deny-list filter ({len(self._bpf) // 8} instructions): "
-            "sockets, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
+            "sockets, SysV IPC, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
             "io_uring, keyctl, modules ... -> EPERM; clone3 -> ENOSYS"
         )

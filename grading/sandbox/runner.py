@@ -32,6 +32,7 @@ from .protections import (
     FD_STDERR,
     FD_STDOUT,
     Hardening,
+    JobNamespaces,
     JobSpec,
     SandboxConfig,
 )
@@ -222,12 +223,16 @@ def run_job(
 
 
 def worker_main(
-    config: SandboxConfig, runtime: Runtime, parent_pid: int, fds: dict[int, int]
+    config: SandboxConfig,
+    runtime: Runtime,
+    parent_pid: int,
+    fds: dict[int, int],
+    job_namespaces: JobNamespaces,
 ) -> NoReturn:
     """Entry point of a freshly forked sandbox child; never returns."""
     try:
         _reset_signals()
-        hardening = Hardening(config, parent_pid)
+        hardening = Hardening(config, parent_pid, job_namespaces)
         hardening.prefork(fds)
         streams = _make_streams()
         with contextlib.suppress(Exception):  # only an optimisation

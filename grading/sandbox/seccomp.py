@@ -2,7 +2,8 @@
 
 The filter is a deny list: PyTorch and CPython need a broad and changing set of
 syscalls (mmap, futex, clone for threads, getrandom, ...), while what a job must
-never do is a short, stable list: create sockets, execute programs, create
+never do is a short, stable list: create sockets, use System V IPC or POSIX
+message queues (the jobs share one IPC namespace), execute programs, create
 processes or namespaces, inspect or signal other processes, mount, load kernel
 code, or reach kernel interfaces with a history of exploits (bpf, io_uring,
 userfaultfd, perf_event_open, keyctl).
@@ -69,6 +70,25 @@ DENIED = (
     "listen",
     "accept",
     "accept4",
+    # System V IPC and POSIX message queues: the IPC namespace is shared by jobs
+    "shmget",
+    "shmat",
+    "shmdt",
+    "shmctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
     # programs and processes: only threads may be created
     "execve",
     "execveat",

@@ -6,7 +6,9 @@ code or output. Every sandbox child is forked from the zygote and therefore
 starts with the same clean, warm image. (A child forked from the server itself
 could read the request and response buffers of concurrent jobs out of its own
 copy of the server's heap.) Forking in a separate process also keeps the
-server's event loop responsive while a fork copies page tables.
+server's event loop responsive while a fork copies page tables. The zygote
+also enters the empty network and IPC namespaces that all its children share
+(see :mod:`.protections`), so no child pays for creating and destroying its own.
 
 Protocol on a SOCK_SEQPACKET socketpair, one JSON object per packet:
 
@@ -30,7 +32,7 @@ import socket
 import sys
 from typing import NoReturn
 
-from .protections import SandboxConfig
+from .protections import SandboxConfig, enter_job_namespaces
 from .runner import worker_main
 from .values import Runtime
 
@@ -64,8 +66,11 @@ def collapse_heap_into_huge_pages() -> int:
         if end - start < HUGE_PAGE:
             continue
         libc.madvise(start, end - start, MADV_HUGEPAGE)
-        if libc.madvise(start, end - start, MADV_COLLAPSE) == 0:
-            collapsed += end - start
+        # One huge page at a time: some failures make the kernel give up on the
+        # rest of a range (measured: ~150 instead of ~190 MiB collapsed).
+        for chunk in range(start, end, HUGE_PAGE):
+            if libc.madvise(chunk, HUGE_PAGE, MADV_COLLAPSE) == 0:
+                collapsed += HUGE_PAGE
     return collapsed >> 20
 
 
@@ -99,6 +104,9 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
     )  # PR_SET_PDEATHSIG
     if os.getppid() != config.server_pid:
         os._exit(0)
+    # Empty network and IPC namespaces for all children (see .protections); a
+    # failure here makes every child's namespace checks fail.
+    job_namespaces = enter_job_namespaces(config.host_netns, config.host_ipcns)
     with contextlib.suppress(OSError):
         collapse_heap_into_huge_pages()
     # Forking and pre-forked children's set-up are background work: at a lower
@@ -135,6 +143,7 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
                         runtime,
                         zygote_pid,
                         {1: out_w, 2: err_w, 3: res_w, 4: ctl_r, 5: st_w},
+                        job_namespaces,
                     )
                 for fd in fds:
                     os.close(fd)

@@ -243,6 +243,29 @@ def test_memfd_is_denied(client: SandboxClient) -> None:
     assert response["exception"]["type"] == "PermissionError"
 
 
+def test_sysv_ipc_and_message_queues_are_denied(client: SandboxClient) -> None:
+    # Jobs share one empty IPC namespace, so none may create or reach an object there.
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for call in (lambda: libc.shmget(0, 4096, 0o1666), lambda: libc.msgget(0, 0o1666),\n"
+        "             lambda: libc.semget(0, 1, 0o1666), lambda: libc.shmctl(0, 0, None),\n"
+        "             lambda: libc.mq_open(b'/q', 0o102, 0o666, None)):\n"
+        "    print(call(), ctypes.get_errno())\n"
+    )
+    response = run(client, code, "ok")
+    assert response["stdout"] == "-1 1\n" * 5  # EPERM from seccomp
+
+
+def test_jobs_are_outside_the_servers_namespaces(
+    client: SandboxClient, sandbox: SandboxServer
+) -> None:
+    code = "import os\nprint(*(os.readlink(f'/proc/self/ns/{k}') for k in ('net', 'ipc', 'mnt')))\n"
+    job = run(client, code, "ok")["stdout"].split()
+    server = [os.readlink(f"/proc/{sandbox.pid}/ns/{kind}") for kind in ("net", "ipc", "mnt")]
+    assert len(job) == 3 and not set(job) & set(server)
+
+
 def test_closing_the_result_channel(client: SandboxClient) -> None:
     response = run(client, "import os\nos.close(3)\nprint('done')\n", "error")
     assert "without reporting a result" in response["message"]
