@@ -98,6 +98,9 @@ class ChallengeSetAdmin(TenantAdmin):
     inlines = [ChallengeInline, VersionInline]
     actions = ["publish_selected", "duplicate_selected", "archive_selected"]
     change_form_template = "admin/assessments/challengeset/change_form.html"
+    # Candidates reach a set through invitations, not a public URL: "Preview as candidate"
+    # is the view of it from outside.
+    view_on_site = False
     change_list_template = "admin/assessments/challengeset/change_list.html"
 
     def get_queryset(self, request):
