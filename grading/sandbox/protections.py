@@ -14,7 +14,7 @@ The steps run in two phases:
   job's code runs before all of this succeeded.
 
 The network and IPC namespaces are created once, by the zygote (see
-:func:`enter_job_namespaces`), and inherited by every child: creating and
+:func:`.namespaces.enter_job_namespaces`), and inherited by every child: creating and
 destroying them per job costs more than a millisecond of CPU plus deferred
 kernel clean-up work. Sharing them is safe because they are empty and a job can
 neither change nor use them: it has no capabilities, and seccomp denies every
@@ -34,16 +34,23 @@ set ``SANDBOX_INSECURE_DEVELOPMENT_ONLY=1``.
 from __future__ import annotations
 
 import ctypes
-import errno
 import fcntl
 import math
 import os
 import resource
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import landlock, seccomp
+from .namespaces import (
+    JobNamespaces,
+    ProtectionError,
+    check_ipcns_empty,
+    check_netns_empty,
+    check_result,
+    libc,
+    ns_inode,
+)
 
 #: Every protection, in the order it is applied.
 PROTECTIONS = (
@@ -63,8 +70,6 @@ FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS = 0, 1, 2, 3, 4
 CHILD_FDS = frozenset({FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS})
 
 CLONE_NEWNS = 0x00020000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
@@ -73,10 +78,6 @@ PR_SET_PDEATHSIG = 1
 #: here, but job code may start a few threads of its own.
 NPROC_LIMIT = 32
 NOFILE_LIMIT = 64
-
-
-class ProtectionError(Exception):
-    """A protection could not be applied or did not take effect."""
 
 
 @dataclass(frozen=True)
@@ -115,84 +116,6 @@ class JobSpec:
     output_bytes: int
 
 
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        err = ctypes.get_errno()
-        raise ProtectionError(
-            f"{what} failed: {errno.errorcode.get(err, err)} ({os.strerror(err)})"
-        )
-    return result
-
-
-def _ns_inode(kind: str) -> int:
-    return os.stat(f"/proc/self/ns/{kind}").st_ino
-
-
-def host_namespaces() -> tuple[int, int, int]:
-    """Return the inode numbers of this process's net, ipc and mnt namespaces."""
-    return _ns_inode("net"), _ns_inode("ipc"), _ns_inode("mnt")
-
-
-@dataclass(frozen=True)
-class JobNamespaces:
-    """The empty network and IPC namespaces the zygote created for all jobs."""
-
-    netns: int = 0
-    ipcns: int = 0
-    #: Why they could not be created; empty when they were.
-    problem: str = "not created"
-
-
-def enter_job_namespaces(host_netns: int, host_ipcns: int) -> JobNamespaces:
-    """Move the calling (single-threaded zygote) process into new network and IPC namespaces.
-
-    Its children inherit them, so no child needs namespaces of its own; each one
-    still checks that it is in these namespaces and that they are empty.
-    """
-    try:
-        _check(_libc().unshare(CLONE_NEWNET | CLONE_NEWIPC), "unshare(CLONE_NEWNET|CLONE_NEWIPC)")
-        netns, ipcns = _ns_inode("net"), _ns_inode("ipc")
-        if netns == host_netns or ipcns == host_ipcns:
-            raise ProtectionError("still in the server's network or IPC namespace after unshare")
-        _check_netns_empty()
-        _check_ipcns_empty()
-    except (ProtectionError, OSError) as exc:
-        return JobNamespaces(problem=str(exc) or type(exc).__name__)
-    return JobNamespaces(netns=netns, ipcns=ipcns, problem="")
-
-
-def _check_ipcns_empty() -> None:
-    """Raise unless this IPC namespace holds no System V IPC object."""
-    for kind in ("shm", "sem", "msg"):
-        with open(f"/proc/sysvipc/{kind}", "rb") as table:
-            if len(table.read().splitlines()) > 1:  # a header line, then one per object
-                raise ProtectionError(f"the IPC namespace holds System V {kind} objects")
-
-
-def _check_netns_empty() -> None:
-    """Raise unless this network namespace has no interface but a loopback that is down."""
-    with open("/proc/self/net/dev", "rb") as dev:
-        # Two header lines, then one line per interface: "  name: counters...".
-        names = {line.split(b":", 1)[0].strip() for line in dev.read().splitlines()[2:]}
-    if names - {b"lo"}:
-        interfaces = ", ".join(sorted(name.decode(errors="replace") for name in names))
-        raise ProtectionError(f"the network namespace has interfaces: {interfaces}")
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("127.0.0.1", 9))
-    except OSError as exc:
-        if exc.errno != errno.ENETUNREACH:
-            raise ProtectionError(f"unexpected error probing loopback: {exc}") from None
-    else:
-        raise ProtectionError("loopback is reachable inside the network namespace")
-    finally:
-        probe.close()
-
-
 class Hardening:
     """Apply the protections in a sandbox child and keep a report of each."""
 
@@ -203,7 +126,7 @@ class Hardening:
         self.config = config
         self.parent_pid = parent_pid
         self.job_namespaces = job_namespaces or JobNamespaces()
-        self.libc = _libc()
+        self.libc = libc()
         self.ok: dict[str, str] = {}
         self.failed: dict[str, str] = {}
         self._ruleset: landlock.Ruleset | None = None
@@ -284,7 +207,7 @@ class Hardening:
 
     def _pdeathsig(self) -> None:
         ulong = ctypes.c_ulong
-        _check(
+        check_result(
             self.libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ulong(9), ulong(0), ulong(0), ulong(0)),
             "prctl(PR_SET_PDEATHSIG)",
         )
@@ -295,28 +218,28 @@ class Hardening:
     def _check_job_netns(self) -> str:
         if self.job_namespaces.problem:
             raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = _ns_inode("net")
+        inode = ns_inode("net")
         if inode == self.config.host_netns:
             raise ProtectionError("in the server's network namespace")
         if inode != self.job_namespaces.netns:
             raise ProtectionError("not in the network namespace the zygote created for jobs")
-        _check_netns_empty()
+        check_netns_empty()
         return "empty network namespace shared by jobs; loopback down, no interfaces"
 
     def _ipc_new_mount_ns(self) -> str:
         if self.job_namespaces.problem:
             raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = _ns_inode("ipc")
+        inode = ns_inode("ipc")
         if inode == self.config.host_ipcns:
             raise ProtectionError("in the server's IPC namespace")
         if inode != self.job_namespaces.ipcns:
             raise ProtectionError("not in the IPC namespace the zygote created for jobs")
-        _check_ipcns_empty()
-        _check(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        if _ns_inode("mnt") == self.config.host_mntns:
+        check_ipcns_empty()
+        check_result(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        if ns_inode("mnt") == self.config.host_mntns:
             raise ProtectionError("mount namespace unchanged after unshare")
         # Make every mount private so the job's scratch tmpfs never propagates out.
-        _check(
+        check_result(
             self.libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None),
             "mount(/, MS_REC|MS_PRIVATE)",
         )
@@ -383,7 +306,7 @@ class Hardening:
         size_mb = self.config.scratch_mb
         options = f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={spec.uid},gid={spec.uid}"
         flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        _check(
+        check_result(
             self.libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options.encode()),
             f"mount(tmpfs on {path})",
         )

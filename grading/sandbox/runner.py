@@ -25,6 +25,7 @@ import tempfile
 import types
 from typing import Any, NoReturn
 
+from .namespaces import JobNamespaces
 from .protections import (
     FD_CONTROL,
     FD_RESULT,
@@ -32,7 +33,6 @@ from .protections import (
     FD_STDERR,
     FD_STDOUT,
     Hardening,
-    JobNamespaces,
     JobSpec,
     SandboxConfig,
 )

@@ -15,7 +15,8 @@ import sys
 import sysconfig
 
 from . import protocol, seccomp
-from .protections import SandboxConfig, host_namespaces
+from .namespaces import host_namespaces
+from .protections import SandboxConfig
 from .values import Runtime
 
 INSECURE_ENV = "SANDBOX_INSECURE_DEVELOPMENT_ONLY"

@@ -32,7 +32,8 @@ import socket
 import sys
 from typing import NoReturn
 
-from .protections import SandboxConfig, enter_job_namespaces
+from .namespaces import enter_job_namespaces
+from .protections import SandboxConfig
 from .runner import worker_main
 from .values import Runtime
 
