@@ -9,7 +9,6 @@ denote the executed result and no other option may. Only a passing check publish
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
@@ -28,8 +27,6 @@ from grading.values import (
     parse_tensor_text,
     printed_outputs_match,
 )
-
-logger = logging.getLogger(__name__)
 
 CALLBACK = "assessments.tasks.key_job_done"
 # Authors' snippets get the sandbox's generous limits, not a candidate's.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +15,6 @@ from grading.graders import AnswerError, get_grader
 from grading.graders.code import RESULTS_NAME, build_harness
 from grading.models import GradingJob
 from grading.sandbox.client import SandboxClient
-
-logger = logging.getLogger(__name__)
 
 SANDBOX_MESSAGES = {
     "time_limit": "Your code ran out of time.",
