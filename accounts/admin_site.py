@@ -47,8 +47,9 @@ class TenantAdmin(admin.ModelAdmin):
     """Base of every admin of tenant data: lists, forms, lookups and actions stay in scope.
 
     Permissions come from the member's role, not Django's per-model permission table:
-    ``edit_roles`` says which roles may add, change and delete; every member may view.
-    An object of another organization, like a missing one, is a 404 on every view.
+    ``edit_check`` names the membership property that allows adding, changing and deleting;
+    every member may view. An object of another organization, like a missing one, is a 404
+    on every view. Every create, change and delete made here lands in the audit trail.
     """
 
     edit_check = "can_edit_content"
@@ -90,6 +91,13 @@ class TenantAdmin(admin.ModelAdmin):
         if not change:
             obj.organization = request.organization
         super().save_model(request, obj, form, change)
+        audit_record(
+            organization=request.organization,
+            actor=request.user,
+            action=AuditEvent.Action.CHANGED if change else AuditEvent.Action.CREATED,
+            target=obj,
+            changes={"fields": list(form.changed_data)} if form.changed_data else {},
+        )
 
     def delete_model(self, request, obj):
         audit_record(

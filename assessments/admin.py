@@ -26,7 +26,6 @@ from assessments.services import (
     challenge_set_archive,
     challenge_set_duplicate,
     challenge_set_refresh_draft_hash,
-    record_admin_change,
 )
 
 
@@ -135,13 +134,6 @@ class ChallengeSetAdmin(TenantAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        record_admin_change(
-            organization=request.organization,
-            actor=request.user,
-            target=obj,
-            created=not change,
-            changed_fields=list(form.changed_data),
-        )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -15,7 +15,7 @@ from accounts.admin_site import TenantAdmin, TenantInline
 from assessments.models import Challenge, ChallengeOption, ChallengeSet
 from assessments.models.choices import FORMATS_BY_KIND
 from assessments.rendering import highlight_python, render_markdown
-from assessments.services import challenge_set_refresh_draft_hash, record_admin_change
+from assessments.services import challenge_set_refresh_draft_hash
 from grading.formats import OptionSpec
 
 
@@ -132,16 +132,6 @@ class ChallengeAdmin(TenantAdmin):
             parts.append(f"<ol class='preview-options'>{items}</ol>")
         # Every part is already safe: sanitized Markdown, pygments output or format_html.
         return mark_safe("<div class='challenge-preview'>" + "".join(parts) + "</div>")  # noqa: S308
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        record_admin_change(
-            organization=request.organization,
-            actor=request.user,
-            target=obj,
-            created=not change,
-            changed_fields=list(form.changed_data),
-        )
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

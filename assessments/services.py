@@ -248,16 +248,3 @@ def challenge_set_duplicate(*, challenge_set: ChallengeSet, actor: User | None) 
             changes={"from": str(challenge_set.public_id)},
         )
     return copy
-
-
-def record_admin_change(
-    *, organization: Organization, actor: User, target, created: bool, changed_fields: list[str]
-) -> None:
-    """Audit a create or change made through the authoring admin."""
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action=AuditEvent.Action.CREATED if created else AuditEvent.Action.CHANGED,
-        target=target,
-        changes={"fields": changed_fields} if changed_fields else {},
-    )
