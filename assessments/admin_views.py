@@ -207,22 +207,22 @@ def restore_view(model_admin):
     return _lifecycle_view(model_admin, challenge_set_restore, "Restored {title}.")
 
 
-def _question(*, position, kind, kind_label, title, difficulty, time_limit, max_attempts, prompt,
-              code, hint, explanation, options, points) -> dict:  # fmt: skip
+def _question(challenge, *, position: int, options: list[dict]) -> dict:
+    """Return what the preview shows of a draft ``Challenge`` or a ``PublishedChallenge``."""
     return {
         "position": position,
-        "kind": kind,
-        "kind_label": kind_label,
-        "icon": KIND_ICONS.get(kind, "❓"),
-        "title": title,
-        "difficulty": difficulty,
-        "timer": f"{time_limit // 60}:{time_limit % 60:02d}",
-        "max_attempts": max_attempts,
-        "points": points,
-        "prompt_html": render_markdown(prompt),
-        "code_html": highlight_python(code) if code else "",
-        "hint": hint,
-        "explanation_html": render_markdown(explanation) if explanation else "",
+        "kind": challenge.kind,
+        "kind_label": challenge.get_kind_display(),
+        "icon": KIND_ICONS.get(challenge.kind, "❓"),
+        "title": challenge.title,
+        "difficulty": challenge.get_difficulty_display(),
+        "timer": f"{challenge.time_limit // 60}:{challenge.time_limit % 60:02d}",
+        "max_attempts": challenge.max_attempts,
+        "points": challenge.points,
+        "prompt_html": render_markdown(challenge.prompt),
+        "code_html": highlight_python(challenge.code) if challenge.code else "",
+        "hint": challenge.hint,
+        "explanation_html": render_markdown(challenge.explanation) if challenge.explanation else "",
         "options": options,
     }
 
@@ -246,18 +246,8 @@ def preview_view(model_admin):
         challenges = challenge_set.challenges.order_by("position", "id").prefetch_related("options")
         questions = [
             _question(
+                c,
                 position=n,
-                kind=c.kind,
-                kind_label=c.get_kind_display(),
-                title=c.title,
-                difficulty=c.get_difficulty_display(),
-                time_limit=c.time_limit,
-                max_attempts=c.max_attempts,
-                prompt=c.prompt,
-                code=c.code,
-                hint=c.hint,
-                explanation=c.explanation,
-                points=c.points,
                 options=[{"text": o.text, "correct": o.is_correct} for o in c.options.all()],
             )
             for n, c in enumerate(challenges, start=1)
@@ -292,21 +282,7 @@ def version_preview_view(model_admin):
         if version is None:
             raise Http404("No such version")
         questions = [
-            _question(
-                position=c.position,
-                kind=c.kind,
-                kind_label=c.get_kind_display(),
-                title=c.title,
-                difficulty=c.get_difficulty_display(),
-                time_limit=c.time_limit,
-                max_attempts=c.max_attempts,
-                prompt=c.prompt,
-                code=c.code,
-                hint=c.hint,
-                explanation=c.explanation,
-                points=c.points,
-                options=c.options,
-            )
+            _question(c, position=c.position, options=c.options)
             for c in version_challenges(version)
         ]
         return _render_preview(
