@@ -43,7 +43,13 @@ def challenges_needing_execution(challenge_set: ChallengeSet) -> list[Challenge]
     ]
 
 
-def _job_for(challenge: Challenge, *, enqueue: bool) -> GradingJob:
+def printed_tolerance(config: dict[str, Any]) -> dict[str, float]:
+    """Return the tolerance for comparing printed numbers: the challenge's, else 1e-4."""
+    return {"atol": config.get("atol", 1e-4), "rtol": config.get("rtol", 1e-4)}
+
+
+def key_job_create(challenge, *, enqueue: bool) -> GradingJob:
+    """Create the job that runs a challenge's snippet or reference (draft or published)."""
     if challenge.answer_format == AnswerFormat.CODE:
         purpose, payload = GradingJob.Purpose.REFERENCE, {"config": challenge.grading_config}
     else:
@@ -83,7 +89,7 @@ def key_check_start(
                 organization_id=challenge_set.organization_id,
                 key_check=check,
                 challenge=challenge,
-                job=_job_for(challenge, enqueue=enqueue),
+                job=key_job_create(challenge, enqueue=enqueue),
             )
         if not challenges:
             # Nothing to run: the check can be decided at once.
@@ -236,7 +242,7 @@ def _evaluate_printed(challenge, job, entry):
         return entry
     stdout = job.result["stdout"]
     config = challenge.grading_config or {}
-    tolerance = {"atol": config.get("atol", 1e-4), "rtol": config.get("rtol", 1e-4)}
+    tolerance = printed_tolerance(config)
 
     def matches(text: str) -> bool:
         return printed_outputs_match(text, stdout, **tolerance)

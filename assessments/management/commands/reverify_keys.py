@@ -1,14 +1,15 @@
 """Run every published key again and report any that the installed torch answers differently."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
 from accounts.models import Organization
 from accounts.tenancy import tenant_context
-from assessments.keys import KEY_LIMITS
+from assessments.keys import key_job_create, printed_tolerance
 from assessments.models import PublishedChallenge
 from assessments.models.choices import AnswerFormat, Kind
 from grading.graders.code import compare_result
-from grading.jobs import grading_job_create, grading_job_run, sandbox_client
+from grading.jobs import grading_job_run, sandbox_client
 from grading.models import GradingJob
 from grading.sandbox.client import SandboxUnavailable
 from grading.values import printed_outputs_match
@@ -27,9 +28,8 @@ def _drift(challenge: PublishedChallenge, job: GradingJob) -> str | None:
     if challenge.kind == Kind.PREDICT_OUTPUT:
         if job.sandbox_verdict != "ok":
             return f"the snippet now ends with {job.sandbox_verdict}"
-        if not printed_outputs_match(
-            key.get("printed", ""), result["stdout"], atol=1e-4, rtol=1e-4
-        ):
+        tolerance = printed_tolerance(challenge.grading_config)
+        if not printed_outputs_match(key.get("printed", ""), result["stdout"], **tolerance):
             return f"it now prints:\n{result['stdout']}\n    published key:\n{key.get('printed')}"
         return None
     exception = result.get("exception") or {}
@@ -65,12 +65,11 @@ class Command(BaseCommand):
         for organization in organizations:
             with tenant_context(organization):
                 challenges = PublishedChallenge.objects.select_related("version").filter(
-                    kind__in=[Kind.PREDICT_OUTPUT, Kind.DEBUG]
-                ) | PublishedChallenge.objects.select_related("version").filter(
-                    answer_format=AnswerFormat.CODE
+                    Q(kind__in=[Kind.PREDICT_OUTPUT, Kind.DEBUG])
+                    | Q(answer_format=AnswerFormat.CODE)
                 )
                 for challenge in challenges.order_by("version_id", "position"):
-                    drift = self._check(organization, challenge, client)
+                    drift = self._check(challenge, client)
                     checked += 1
                     if drift:
                         version = challenge.version
@@ -88,19 +87,8 @@ class Command(BaseCommand):
         if drifted:
             raise CommandError(f"{len(drifted)} published answer key(s) drifted; see above.")
 
-    def _check(self, organization, challenge, client) -> str | None:
-        if challenge.answer_format == AnswerFormat.CODE:
-            purpose, payload = GradingJob.Purpose.REFERENCE, {"config": challenge.grading_config}
-        else:
-            purpose, payload = GradingJob.Purpose.SNIPPET, {"code": challenge.code}
-        job = grading_job_create(
-            organization_id=organization.pk,
-            purpose=purpose,
-            answer_format=challenge.answer_format,
-            payload=payload,
-            limits=KEY_LIMITS,
-            enqueue=False,
-        )
+    def _check(self, challenge, client) -> str | None:
+        job = key_job_create(challenge, enqueue=False)
         try:
             job = grading_job_run(job_id=job.pk, client=client)
         except SandboxUnavailable as exc:
