@@ -184,27 +184,29 @@ def grading_job_run(*, job_id: int, client: SandboxClient | None = None) -> Grad
         "sandbox_cpu_ms": outcome.cpu_ms,
         "finished_at": timezone.now(),
     }
-    with transaction.atomic():
-        stored = GradingJob.objects.filter(pk=job_id, status__in=UNFINISHED).update(**fields)
-        if not stored:
-            # Another delivery stored its result first; keep that one.
-            return GradingJob.objects.get(pk=job_id)
-        for name, value in fields.items():
-            setattr(job, name, value)
-        _send_callback(job)
-    return job
+    return _finish(job, fields)
 
 
 def grading_job_fail(*, job_id: int, error: str) -> GradingJob:
     """Mark a job failed after the infrastructure gave up on it (retries exhausted)."""
+    job = GradingJob.objects.get(pk=job_id)
+    fields = {
+        "status": GradingJob.Status.FAILED,
+        "last_error": error[:2000],
+        "finished_at": timezone.now(),
+    }
+    return _finish(job, fields)
+
+
+def _finish(job: GradingJob, fields: dict[str, Any]) -> GradingJob:
+    """Store a final state unless the job already has one; send the callback if stored."""
     with transaction.atomic():
-        job = GradingJob.objects.select_for_update().get(pk=job_id)
-        if job.status in (GradingJob.Status.DONE, GradingJob.Status.FAILED):
-            return job
-        job.status = GradingJob.Status.FAILED
-        job.last_error = error[:2000]
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "last_error", "finished_at"])
+        stored = GradingJob.objects.filter(pk=job.pk, status__in=UNFINISHED).update(**fields)
+        if not stored:
+            # Another delivery (or the give-up path) finished it first; keep that outcome.
+            return GradingJob.objects.get(pk=job.pk)
+        for name, value in fields.items():
+            setattr(job, name, value)
         _send_callback(job)
     return job
 
