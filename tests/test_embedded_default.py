@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from tests.processes import ROOT
+from tests.processes import ROOT, stop_process_group
 
 
 def _env(tmp_path, emails, sandbox_socket):
@@ -77,5 +77,4 @@ def test_worker_on_embedded_broker_sends_invitation_email(tmp_path, sandbox_sock
             '"vendor": "sqlite"' in health.stdout and '"transport": "filesystem"' in health.stdout
         )
     finally:
-        os.killpg(worker.pid, 15)
-        worker.wait(timeout=30)
+        stop_process_group(worker, timeout=30)
