@@ -1,12 +1,17 @@
-"""Celery tasks of assessments: react to finished grading jobs."""
+"""Celery tasks of assessments: finished grading jobs, invitation emails, the session sweeper."""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.tenancy import tenant_context
+from assessments.invitations import invitation_email_send, invitations_expire
 from assessments.keys import key_check_finish
 from assessments.models import KeyCheckJob
+from assessments.models.candidates import Invitation
+from assessments.taking import answer_graded as answer_graded_apply
+from assessments.taking import session_sync, sessions_overdue
 
 
 @shared_task(acks_late=True, queue="default", routing_key="default")
@@ -16,3 +21,52 @@ def key_job_done(*, organization_id: int, job_id: int) -> None:
         link = KeyCheckJob.objects.filter(job_id=job_id).first()
         if link is not None:
             key_check_finish(key_check_id=link.key_check_id)
+
+
+@shared_task(acks_late=True, queue="default", routing_key="default")
+def answer_graded(*, organization_id: int, job_id: int) -> None:
+    """A worker graded a candidate's answer: store the verdict on the answer (idempotent)."""
+    with tenant_context(organization_id):
+        answer_graded_apply(job_id=job_id, now=timezone.now())
+
+
+@shared_task(
+    bind=True, max_retries=5, default_retry_delay=30, acks_late=True, queue="default",
+    routing_key="default",
+)  # fmt: skip
+def send_candidate_invitation(self, *, organization_id: int, invitation_id: int) -> None:
+    """Email a candidate their link; skip an invitation that is finished or gone."""
+    with tenant_context(organization_id):
+        invitation = (
+            Invitation.objects.select_related("version", "organization")
+            .filter(pk=invitation_id)
+            .first()
+        )
+        if invitation is None or invitation.status not in (
+            Invitation.Status.INVITED,
+            Invitation.Status.STARTED,
+        ):
+            return
+        try:
+            invitation_email_send(invitation)
+        except OSError as exc:  # SMTP unreachable: an infrastructure failure, retry later
+            raise self.retry(exc=exc) from exc
+        Invitation.objects.filter(pk=invitation.pk).update(email_sent_at=timezone.now())
+
+
+@shared_task(queue="default", routing_key="default")
+def sweep_sessions() -> dict[str, int]:
+    """Expire unused invitations; close questions and sessions whose time is up.
+
+    Candidates who close the tab never send the request that would close their session, so
+    the sweeper does it for every organization.
+    """
+    now = timezone.now()
+    expired = invitations_expire(now=now)
+    finished = 0
+    for organization_id, invitation_id in sessions_overdue(now=now):
+        with tenant_context(organization_id):
+            invitation = Invitation.objects.select_related("version").get(pk=invitation_id)
+            session_sync(invitation, now=now)
+            finished += invitation.status == Invitation.Status.COMPLETED
+    return {"expired": expired, "completed": finished}

@@ -1,9 +1,10 @@
-"""URL map: the authoring admin, accounts pages and the health check."""
+"""URL map: the authoring admin, accounts pages, candidate pages, badges, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from assessments.candidate_views import badge_detail
 from config.health import healthz
 
 urlpatterns = [
@@ -11,5 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", RedirectView.as_view(url="/admin/login/", query_string=True)),
     path("accounts/", include("accounts.urls")),
+    path("t/", include("assessments.candidate_urls")),
+    path("badges/<uuid:public_id>/", badge_detail, name="badge-detail"),
     path("healthz", healthz, name="healthz"),
 ]

@@ -1,19 +1,31 @@
 """Challenge sets as authors edit them (drafts) and as candidates see them (frozen versions)."""
 
 from assessments.models.authoring import Challenge, ChallengeOption, ChallengeSet
+from assessments.models.candidates import (
+    Answer,
+    BadgeAward,
+    IntegritySignal,
+    Invitation,
+    QuestionState,
+)
 from assessments.models.choices import AnswerFormat, Difficulty, Kind
 from assessments.models.keys import KeyCheck, KeyCheckJob
 from assessments.models.versions import ChallengeSetVersion, PublishedChallenge
 
 __all__ = [
+    "Answer",
     "AnswerFormat",
+    "BadgeAward",
     "Challenge",
     "ChallengeOption",
     "ChallengeSet",
     "ChallengeSetVersion",
     "Difficulty",
+    "IntegritySignal",
+    "Invitation",
     "KeyCheck",
     "KeyCheckJob",
     "Kind",
     "PublishedChallenge",
+    "QuestionState",
 ]

@@ -176,10 +176,22 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grading.tasks.sweep_stuck_jobs",
         "schedule": env_int("GRADING_SWEEP_SECONDS", 30),
     },
+    "sweep-candidate-sessions": {
+        "task": "assessments.tasks.sweep_sessions",
+        "schedule": env_int("SESSION_SWEEP_SECONDS", 30),
+    },
 }
 
 # Colleague invitations into an organization expire after this many days.
 MEMBER_INVITATION_DAYS = env_int("MEMBER_INVITATION_DAYS", 7)
+# Candidate invitations: how long a link can be used to start, unless the inviter says.
+CANDIDATE_INVITATION_DAYS = env_int("CANDIDATE_INVITATION_DAYS", 14)
+# An answer is accepted up to this many seconds after its deadline, for network delay
+# between the candidate's Submit and the server (docs/candidates.md).
+ANSWER_GRACE_SECONDS = env_int("ANSWER_GRACE_SECONDS", 2)
+# A started session ends this long after its start even if questions were never opened
+# (a candidate who left between two questions).
+SESSION_MAX_SECONDS = env_int("SESSION_MAX_SECONDS", 24 * 3600)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,197 @@
+// The candidate's question page: shows the server's clock, waits for verdicts graded by
+// workers, reveals hints, and reports focus losses and pastes. The server decides
+// everything; without this script the page still works through its forms.
+(function () {
+  "use strict";
+
+  var page = document.querySelector("article.question");
+  if (!page) return;
+  var strings = JSON.parse(document.getElementById("take-strings").textContent);
+  var form = document.getElementById("answer-form");
+  var feedback = document.getElementById("feedback");
+  var announce = document.getElementById("timer-announce");
+  var timerText = page.querySelector(".timer-text");
+  var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+  var position = Number(page.dataset.position);
+
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: true,
+      headers: {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "X-CSRFToken": csrf ? csrf.value : ""
+      },
+      body: JSON.stringify(body || {})
+    });
+  }
+
+  // The clock: the server fixed the deadline; the page counts down to it and re-syncs.
+  var localDeadline = null;
+  if (page.dataset.deadlineMs) {
+    localDeadline = Date.now() + (Number(page.dataset.deadlineMs) - Number(page.dataset.nowMs));
+  }
+  var announced = {};
+
+  function clock(seconds) {
+    var s = Math.max(0, Math.ceil(seconds));
+    var rest = s % 60;
+    return Math.floor(s / 60) + ":" + (rest < 10 ? "0" : "") + rest;
+  }
+
+  function say(key) {
+    if (announced[key]) return;
+    announced[key] = true;
+    announce.textContent = strings[key];
+  }
+
+  var expired = false;
+  function tick() {
+    if (localDeadline === null || expired) return;
+    var left = (localDeadline - Date.now()) / 1000;
+    if (timerText) timerText.textContent = format(strings.remaining, { clock: clock(left) });
+    if (left <= 60 && left > 10) say("oneMinute");
+    if (left <= 10 && left > 0) say("tenSeconds");
+    if (left <= 0) {
+      expired = true;
+      say("timeUp");
+      if (form) {
+        Array.prototype.forEach.call(form.elements, function (el) { el.disabled = true; });
+      }
+      // The server closes the question once the grace period has passed; then show it.
+      setTimeout(function () { window.location.reload(); }, 3000);
+    }
+  }
+
+  function sync() {
+    return fetch(page.dataset.stateUrl, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (state) {
+        if (!state) return null;
+        if (state.remaining_ms !== null && localDeadline !== null) {
+          localDeadline = Date.now() + state.remaining_ms;
+        }
+        return state;
+      })
+      .catch(function () { return null; });
+  }
+
+  if (localDeadline !== null) {
+    tick();
+    setInterval(tick, 250);
+    setInterval(sync, 15000);
+  }
+
+  // Verdicts graded by a worker: poll until the answer is graded, then show it in place.
+  function showVerdict(state) {
+    var last = state.last_answer;
+    feedback.textContent = "";
+    var p = document.createElement("p");
+    p.className = "verdict";
+    if (last && last.status === "graded") {
+      p.className += last.correct ? " correct" : " incorrect";
+      p.textContent = (last.correct ? "✓ " : "✗ ") + (last.correct ? strings.correct : strings.incorrect);
+    } else if (last && last.status === "failed") {
+      p.textContent = strings.failed;
+    } else if (last && last.status === "late") {
+      p.className += " incorrect";
+      p.textContent = strings.late;
+    }
+    feedback.appendChild(p);
+    if (last && last.feedback && last.status === "graded") {
+      var f = document.createElement("p");
+      f.className = "grader-feedback";
+      f.textContent = last.feedback;
+      feedback.appendChild(f);
+    }
+    if (last && last.details && last.details.tests) {
+      var list = document.createElement("ul");
+      list.className = "test-results";
+      last.details.tests.forEach(function (t) {
+        var li = document.createElement("li");
+        li.className = t.passed ? "pass" : "fail";
+        li.textContent = (t.passed ? "✓ " : "✗ ") + t.name + ": " + t.message;
+        list.appendChild(li);
+      });
+      feedback.appendChild(list);
+    }
+    var attempts = document.getElementById("attempts");
+    if (attempts) attempts.textContent = format(strings.attemptsLeft, { n: state.attempts_left });
+    if (state.explanation_html) {
+      var box = document.getElementById("explanation");
+      box.querySelector(".explanation-body").innerHTML = state.explanation_html; // sanitized by the server
+      box.hidden = false;
+    }
+    if (state.closed || state.session !== "started") {
+      window.location.reload();
+      return;
+    }
+    if (form) {
+      Array.prototype.forEach.call(form.elements, function (el) { el.disabled = false; });
+    }
+  }
+
+  function poll(delay) {
+    setTimeout(function () {
+      sync().then(function (state) {
+        if (state && !state.pending) showVerdict(state);
+        else poll(Math.min(delay * 1.5, 3000));
+      });
+    }, delay);
+  }
+  if (page.dataset.pending === "1") poll(400);
+
+  // One submit per click: the server also counts a repeated submission once.
+  if (form) {
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("button[type=submit]");
+      setTimeout(function () { if (button) button.disabled = true; }, 0);
+    });
+  }
+
+  // Hints: reveal in place (the server records the reveal).
+  var hintForm = document.querySelector(".hint-form");
+  if (hintForm) {
+    hintForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      post(page.dataset.hintUrl).then(function (r) { return r.json(); }).then(function (data) {
+        if (!data.hint) return;
+        var p = document.createElement("p");
+        p.className = "hint-text";
+        var label = document.createElement("strong");
+        label.textContent = "💡 " + strings.hint + ": ";
+        p.appendChild(label);
+        p.appendChild(document.createTextNode(data.hint));
+        p.setAttribute("tabindex", "-1");
+        hintForm.replaceWith(p);
+        p.focus();
+      });
+    });
+  }
+
+  // Integrity signals: leaving the page and pasting are noted, never held against anyone.
+  var leftAt = null;
+  function left() { if (leftAt === null) leftAt = Date.now(); }
+  function back() {
+    if (leftAt === null) return;
+    var seconds = (Date.now() - leftAt) / 1000;
+    leftAt = null;
+    post(page.dataset.signalUrl, { kind: "focus_lost", position: position, seconds: seconds });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") left(); else back();
+  });
+  window.addEventListener("blur", left);
+  window.addEventListener("focus", back);
+  if (form) {
+    form.addEventListener("paste", function () {
+      post(page.dataset.signalUrl, { kind: "paste", position: position });
+    });
+  }
+})();
