@@ -9,7 +9,9 @@ from django.db import transaction
 from accounts.models import Membership, Organization, Role, User
 from accounts.services import organization_create
 from accounts.tenancy import tenant_context
+from assessments.invitations import Candidate, invitations_create
 from assessments.management.commands._keys import publish_with_verified_keys
+from assessments.models import Invitation
 from assessments.services import challenge_set_import
 
 DEMO_FILE = Path(settings.BASE_DIR) / "assessments" / "demo" / "batchnorm-mastery.yaml"
@@ -22,6 +24,9 @@ DEMO_USERS = [
     ("owner@other.example", "Oscar Other", Role.OWNER, OTHER_ORG),
 ]
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed on purpose for local use
+DEMO_CANDIDATE = Candidate(
+    email="candidate@demo.example", first_name="Casey", last_name="Candidate"
+)
 
 
 class Command(BaseCommand):
@@ -60,3 +65,24 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {role:<8} {email:<24} password: {DEMO_PASSWORD}  (org {org_slug})"
             )
+        with tenant_context(demo):
+            invitation = self._candidate_invitation(version)
+        self.stdout.write(
+            f"  candidate link ({invitation.email}, {invitation.get_status_display().lower()}): "
+            f"{settings.SITE_URL}{invitation.candidate_path()}"
+        )
+
+    def _candidate_invitation(self, version) -> Invitation:
+        """An open invitation of the demo candidate to the latest version (a new one once the
+        last was used up), so `make run` always prints a link that can be taken."""
+        open_invitation = Invitation.objects.filter(
+            version__challenge_set=version.challenge_set,
+            email=DEMO_CANDIDATE.email,
+            status__in=[Invitation.Status.INVITED, Invitation.Status.STARTED],
+        ).first()
+        if open_invitation is not None:
+            return open_invitation
+        (invitation,) = invitations_create(
+            version=version, candidates=[DEMO_CANDIDATE], actor=None, send_email=False
+        )
+        return invitation
