@@ -209,7 +209,9 @@ def test_integrity_signals_from_the_page_and_the_network(client, invitation):
     other.get(url(invitation, "q", 1))
     other.get(url(invitation, "q", 1))
     with tenant_context(invitation.organization_id):
-        kinds = sorted(IntegritySignal.objects.filter(invitation=invitation).values_list("kind", flat=True))
+        kinds = sorted(
+            IntegritySignal.objects.filter(invitation=invitation).values_list("kind", flat=True)
+        )
     assert kinds == ["focus_lost", "ip_changed", "paste", "user_agent_changed"]
 
 
