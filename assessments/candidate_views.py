@@ -241,6 +241,8 @@ def _ui_strings() -> dict[str, str]:
         "failed": _("Your answer could not be graded; it did not use an attempt."),
         "attemptsLeft": _("Attempts: %(n)s left"),
         "hint": _("Hint"),
+        "next": _("Next question"),
+        "results": _("See your results"),
         "error": _("Something went wrong; please try again."),
     }
 

@@ -129,7 +129,17 @@
       box.hidden = false;
     }
     if (state.closed || state.session !== "started") {
-      window.location.reload();
+      // The question is over: no more answers; offer the way on (the server decides where).
+      if (form) form.remove();
+      var nav = document.querySelector(".question-nav");
+      if (nav && !nav.querySelector("a.continue")) {
+        var next = document.createElement("a");
+        next.className = "button primary continue";
+        next.href = page.dataset.currentUrl;
+        next.textContent = state.session === "started" ? strings.next : strings.results;
+        nav.insertBefore(next, nav.firstChild);
+        next.focus();
+      }
       return;
     }
     if (form) {
