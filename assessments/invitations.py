@@ -18,8 +18,10 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
+from assessments.events import event_record
 from assessments.models import ChallengeSetVersion
 from assessments.models.candidates import TIME_MULTIPLIER_RANGE, Invitation
+from assessments.models.events import Event
 
 MAX_CANDIDATES_PER_BATCH = 1000
 CSV_COLUMNS = ("email", "first_name", "last_name", "external_id")
@@ -202,6 +204,7 @@ def invitation_cancel(*, invitation: Invitation, actor: User | None) -> bool:
         ).update(status=Invitation.Status.CANCELLED, cancelled_at=now, updated_at=now)
         if cancelled:
             invitation.refresh_from_db()
+            event_record(Event.Type.INVITATION_CANCELLED, invitation=invitation, now=now)
             audit_record(
                 organization=invitation.organization,
                 actor=actor,
@@ -212,11 +215,23 @@ def invitation_cancel(*, invitation: Invitation, actor: User | None) -> bool:
     return bool(cancelled)
 
 
-def invitations_expire(*, now: datetime) -> int:
-    """Expire every invitation, of every organization, not started by its expiry."""
-    return Invitation.all_tenants.filter(
+def invitations_expire(*, now: datetime, batch: int = 1000) -> int:
+    """Expire invitations, of every organization, not started by their expiry; each with its
+    event. At most ``batch`` per call: the sweeper runs again soon."""
+    due = Invitation.all_tenants.filter(
         status=Invitation.Status.INVITED, expires_at__lte=now
-    ).update(status=Invitation.Status.EXPIRED, updated_at=now)
+    ).values_list("pk", flat=True)[:batch]
+    expired = 0
+    for pk in list(due):
+        with transaction.atomic():
+            changed = Invitation.all_tenants.filter(pk=pk, status=Invitation.Status.INVITED).update(
+                status=Invitation.Status.EXPIRED, updated_at=now
+            )
+            if changed:
+                invitation = Invitation.all_tenants.select_related("version").get(pk=pk)
+                event_record(Event.Type.INVITATION_EXPIRED, invitation=invitation, now=now)
+                expired += 1
+    return expired
 
 
 def invitation_email_send(invitation: Invitation) -> None:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from assessments.events import event_record
 from assessments.models import ChallengeSetVersion, PublishedChallenge
 from assessments.models.candidates import (
     Answer,
@@ -27,6 +28,7 @@ from assessments.models.candidates import (
     QuestionState,
 )
 from assessments.models.choices import CHOICE_FORMATS, FeedbackPolicy, Navigation
+from assessments.models.events import Event
 from grading.graders import AnswerError, get_grader
 from grading.jobs import execute, grading_job_create
 from grading.models import GradingJob
@@ -108,13 +110,16 @@ def _begin(locked: Invitation, *, now: datetime, ip: str | None, user_agent: str
     if version.time_limit:
         locked.deadline = now + timedelta(seconds=math.ceil(version.time_limit * multiplier))
     locked.save()
+    event_record(Event.Type.INVITATION_STARTED, invitation=locked, now=now)
 
 
 def _expire(invitation: Invitation, now: datetime) -> None:
-    Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.INVITED).update(
+    expired = Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.INVITED).update(
         status=Invitation.Status.EXPIRED, updated_at=now
     )
     invitation.status = Invitation.Status.EXPIRED
+    if expired:
+        event_record(Event.Type.INVITATION_EXPIRED, invitation=invitation, now=now)
 
 
 def session_questions(invitation: Invitation) -> list[QuestionState]:
@@ -189,7 +194,10 @@ def session_complete(invitation: Invitation, *, now: datetime) -> Invitation:
         locked.status = Invitation.Status.COMPLETED
         locked.completed_at = now
         locked.save(update_fields=["score", "status", "completed_at", "updated_at"])
-        badge_award_if_earned(locked, questions, now=now)
+        event_record(Event.Type.INVITATION_COMPLETED, invitation=locked, now=now)
+        award = badge_award_if_earned(locked, questions, now=now)
+        if award is not None:
+            event_record(Event.Type.BADGE_AWARDED, invitation=locked, badge=award, now=now)
     invitation.status, invitation.score = locked.status, locked.score
     invitation.completed_at = locked.completed_at
     return locked

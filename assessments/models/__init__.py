@@ -9,6 +9,7 @@ from assessments.models.candidates import (
     QuestionState,
 )
 from assessments.models.choices import AnswerFormat, Difficulty, Kind
+from assessments.models.events import Event
 from assessments.models.keys import KeyCheck, KeyCheckJob
 from assessments.models.versions import ChallengeSetVersion, PublishedChallenge
 
@@ -21,6 +22,7 @@ __all__ = [
     "ChallengeSet",
     "ChallengeSetVersion",
     "Difficulty",
+    "Event",
     "IntegritySignal",
     "Invitation",
     "KeyCheck",
