@@ -113,8 +113,9 @@ class SandboxProcess:
             str(ROOT / ".venv-sandbox/bin/python"), "-m", "grading.sandbox.server",
             "--socket", str(self.socket), "--scratch-root", str(directory / "scratch"),
             "--prefork", str(prefork),
-            # Its own uid range, apart from `make run`'s (200000) and the sandbox tests'.
-            "--uid-base", "210000",
+            # Its own uid range, apart from `make run`'s (200000) and the sandbox tests';
+            # TEST_SANDBOX_UID_SHIFT moves it for a concurrent run on the same machine.
+            "--uid-base", str(210000 + int(os.environ.get("TEST_SANDBOX_UID_SHIFT", "0"))),
         ]  # fmt: skip
         self.process: subprocess.Popen | None = None
 

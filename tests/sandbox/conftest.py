@@ -31,6 +31,9 @@ SANDBOX_PYTHON = REPO_ROOT / ".venv-sandbox" / "bin" / "python"
 CANARY = ("SANDBOX_TEST_CANARY_SECRET", "do-not-leak-4b1d")
 HELLO = "import torch\nprint(torch.tensor([1., 2.]))\n"
 HELLO_OUT = "tensor([1., 2.])\n"
+#: Added to every test server's --uid-base, so concurrent test runs on one machine
+#: (each with its own shift) never claim the same uid range.
+UID_SHIFT = int(os.environ.get("TEST_SANDBOX_UID_SHIFT", "0"))
 
 
 @dataclass
@@ -90,7 +93,7 @@ def start_server(
                 "--scratch-root",
                 scratch_root,
                 "--uid-base",
-                str(uid_base),
+                str(uid_base + UID_SHIFT),
                 *args,
             ],
             cwd=REPO_ROOT,
