@@ -1,4 +1,4 @@
-"""People of the organization in the authoring admin: members, roles and invitations."""
+"""People of the organization in the authoring admin: members, roles, invitations, API keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantAdmin
-from accounts.models import AuditEvent, MemberInvitation, Membership, Role
+from accounts.api_keys import api_key_create, api_key_revoke
+from accounts.models import ApiKey, AuditEvent, MemberInvitation, Membership, Role
 from accounts.services import member_invite, membership_change_role, membership_remove
 
 
@@ -174,3 +175,62 @@ class AuditEventAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ("name",)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantAdmin):
+    """Owners and admins create keys (shown once) and revoke them; nobody edits one."""
+
+    edit_check = "can_manage_people"
+    form = ApiKeyForm
+    list_display = ("name", "masked", "created_by", "created_at", "last_used_at", "state")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "prefix")
+    list_select_related = ("created_by",)
+    readonly_fields = ("masked", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    @admin.display(description=_("key"))
+    def masked(self, obj: ApiKey) -> str:
+        return f"mla_{obj.prefix}_…"
+
+    @admin.display(description=_("state"))
+    def state(self, obj: ApiKey) -> str:
+        return (
+            _("active")
+            if obj.is_active
+            else _("revoked %(when)s") % {"when": f"{obj.revoked_at:%Y-%m-%d %H:%M}"}
+        )
+
+    def get_fields(self, request, obj=None):
+        return ("name",) if obj is None else ("name", *self.readonly_fields)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and self.can_edit(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: the audit trail keeps the key's history
+
+    def save_model(self, request, obj, form, change):
+        api_key, plain = api_key_create(
+            organization=request.organization, name=form.cleaned_data["name"], actor=request.user
+        )
+        obj.pk, obj.prefix = api_key.pk, api_key.prefix
+        messages.warning(
+            request,
+            _("Copy the key now, it is not shown again: %(key)s") % {"key": plain},
+        )
+
+    def log_addition(self, request, obj, message):
+        return None  # api_key_create wrote the audit event
+
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
+    def revoke(self, request, queryset):
+        count = sum(api_key_revoke(api_key=key, actor=request.user) for key in queryset)
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": count})

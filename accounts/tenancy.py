@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from django.db import models
 
@@ -54,6 +54,16 @@ def tenant_context(organization) -> Iterator[None]:
         yield
     finally:
         _current_organization_id.reset(token)
+
+
+def tenant_enter(organization_id: int) -> Token:
+    """Enter an organization's context where a ``with`` block cannot span the work (a view
+    whose caller is known only half way through dispatch); ``tenant_leave`` must follow."""
+    return _current_organization_id.set(int(organization_id))
+
+
+def tenant_leave(token: Token) -> None:
+    _current_organization_id.reset(token)
 
 
 class TenantQuerySet(models.QuerySet):

@@ -1,4 +1,4 @@
-"""URL map: the authoring admin, accounts pages, candidate pages, badges, the health check."""
+"""URL map: admin, accounts, candidate pages, badges, the API, the health check."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", RedirectView.as_view(url="/admin/login/", query_string=True)),
     path("accounts/", include("accounts.urls")),
+    path("api/v1/", include("assessments.api.urls")),
     path("t/", include("assessments.candidate_urls")),
     path("badges/<uuid:public_id>/", badge_detail, name="badge-detail"),
     path("healthz", healthz, name="healthz"),

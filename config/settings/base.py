@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "assessments",
     "grading",
@@ -164,6 +166,30 @@ WORKER_HEARTBEAT_STALE_SECONDS = env_int("WORKER_HEARTBEAT_STALE_SECONDS", 30)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "assessments.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+# Requests per API key ("N/second", "N/minute", "N/hour"); over it: 429 with Retry-After.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ML Assess API",
+    "DESCRIPTION": (
+        "Invite candidates to timed machine-learning assessments and fetch their results. "
+        "Authenticate with an organization's API key: `Authorization: Bearer mla_...`. "
+        'Every error has the same JSON shape: `{"error": {"status", "code", '
+        '"message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {},
 }
 
 # The grading sandbox server listens here (unix socket shared with the workers only).
