@@ -16,7 +16,7 @@ PIP_VERSION := 26.0.1
 export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint format services migrate clean bench-grading
+.PHONY: help setup run test browser lint format services migrate clean bench-grading bench-load
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
@@ -74,7 +74,19 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup services lint
+# The browser tests (tests/browser/) drive Debian's Chromium through Playwright; Playwright's
+# own browser download cannot work here, so the system package is installed when missing.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null && test -x $(CHROMIUM); \
+	} || { echo "$(CHROMIUM) is missing and could not be installed; as root run:" \
+	  "apt-get install --no-install-recommends chromium (tests/browser/ needs it)" >&2; exit 1; }
+
+test: setup services browser lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Grading through the production path: PostgreSQL, Redis, a Celery worker and the sandbox,
@@ -101,6 +113,40 @@ bench-grading: setup services
 	    >var/bench/worker.log 2>&1 & \
 	  $(BENCH_ENV) $(MANAGE) sandbox_status --wait 60 >/dev/null && sleep 3 && \
 	  $(BENCH_ENV) $(MANAGE) bench_grading $(BENCH_ARGS)
+
+# Candidates taking BatchNorm Mastery at once through the production stack: gunicorn with
+# production settings, PostgreSQL, Redis, a Celery worker (both queues) and a sandbox (which
+# only load_demo's publishing needs: choice answers are graded in the request). Its own
+# database, Redis db 13, port and sandbox uids. Prints p50/p95, throughput, errors and the
+# exactly-once check, with /healthz on the same gunicorn as the baseline (README, "Figures").
+LOAD_PORT ?= 8013
+LOAD_ENV = DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=bench-load-only-not-secret \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_assess_load REDIS_URL=redis://127.0.0.1:6379/13 \
+	SANDBOX_SOCKET=$(CURDIR)/var/load/sandbox.sock SECURE_COOKIES=0 LOG_LEVEL=WARNING
+# Plain http on 127.0.0.1, so cookies cannot be marked Secure (SECURE_COOKIES=0 above).
+GUNICORN_ENV = GUNICORN_BIND=127.0.0.1:$(LOAD_PORT) \
+	$(if $(LOAD_WORKERS),GUNICORN_WORKERS=$(LOAD_WORKERS)) \
+	$(if $(LOAD_WORKER_CLASS),GUNICORN_WORKER_CLASS=$(LOAD_WORKER_CLASS)) \
+	$(if $(LOAD_THREADS),GUNICORN_THREADS=$(LOAD_THREADS))
+
+bench-load: setup services
+	@mkdir -p var/load && chmod 711 var var/load
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ml_assess_load'" | grep -q 1 \
+	  || createdb -h 127.0.0.1 -U postgres ml_assess_load
+	@$(LOAD_ENV) $(MANAGE) migrate -v0
+	@$(LOAD_ENV) $(MANAGE) collectstatic --noinput -v0
+	@redis-cli -n 13 flushdb >/dev/null
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	  env -i PATH=/usr/bin:/bin $(SANDBOX_VENV)/bin/python -m grading.sandbox.server \
+	    --socket var/load/sandbox.sock --scratch-root var/load/scratch --prefork 1 --uid-base 240000 \
+	    --log-level WARNING & \
+	  $(LOAD_ENV) $(VENV)/bin/celery -A config worker -Q default,grading --concurrency 1 \
+	    --loglevel WARNING --without-gossip --without-mingle >var/load/worker.log 2>&1 & \
+	  $(LOAD_ENV) $(MANAGE) sandbox_status --wait 60 >/dev/null && \
+	  $(LOAD_ENV) $(MANAGE) load_demo >/dev/null && \
+	  { $(LOAD_ENV) $(GUNICORN_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi \
+	      >var/load/gunicorn.log 2>&1 & } && \
+	  $(LOAD_ENV) $(MANAGE) bench_load --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_VENV) var staticfiles .pytest_cache .ruff_cache
