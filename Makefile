@@ -16,7 +16,7 @@ PIP_VERSION := 26.0.1
 export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test lint format services migrate clean bench-grading bench-load
+.PHONY: help setup run test browser lint format services migrate clean bench-grading bench-load
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
@@ -74,7 +74,19 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup services lint
+# The browser tests (tests/browser/) drive Debian's Chromium through Playwright; Playwright's
+# own browser download cannot work here, so the system package is installed when missing.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null && test -x $(CHROMIUM); \
+	} || { echo "$(CHROMIUM) is missing and could not be installed; as root run:" \
+	  "apt-get install --no-install-recommends chromium (tests/browser/ needs it)" >&2; exit 1; }
+
+test: setup services browser lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Grading through the production path: PostgreSQL, Redis, a Celery worker and the sandbox,

@@ -1,0 +1,49 @@
+"""What the browser tests share: reading the published keys and the stored state."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from assessments.models import Invitation, PublishedChallenge, QuestionState
+
+
+def option_label(invitation: Invitation, position: int, *, correct: bool) -> str:
+    """The first line of an option's text, as the candidate reads it next to its radio."""
+    challenge = PublishedChallenge.all_tenants.get(version=invitation.version, position=position)
+    option = next(o for o in challenge.options if o["correct"] is correct)
+    return option["text"].splitlines()[0].strip()
+
+
+def question_row(invitation: Invitation, position: int) -> QuestionState:
+    return QuestionState.all_tenants.get(invitation=invitation, position=position)
+
+
+def set_time_left(invitation: Invitation, position: int, seconds: float) -> None:
+    """Move an opened question's stored deadline, as if the candidate had spent the time.
+
+    The page's countdown starts from the deadline the server sends, so a reload shows it.
+    """
+    QuestionState.all_tenants.filter(invitation=invitation, position=position).update(
+        deadline=timezone.now() + timedelta(seconds=seconds)
+    )
+
+
+def publish_timed_set(time_limits: list[int]) -> Invitation:
+    """Publish a sequential set of single-choice questions with these time limits; invite Ada.
+
+    The options are the factory's: "It normalizes at eval time" is the correct one.
+    """
+    from accounts.tenancy import tenant_context
+    from assessments.publishing import challenge_set_publish
+    from tests.candidates.conftest import invite
+    from tests.factories import ChallengeSetFactory, OrganizationFactory, challenge_with_options
+
+    organization = OrganizationFactory()
+    with tenant_context(organization):
+        challenge_set = ChallengeSetFactory(organization=organization, title="Timed BatchNorm")
+        for position, seconds in enumerate(time_limits, start=1):
+            challenge_with_options(challenge_set, position=position, time_limit=seconds)
+        version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None)
+    return invite(version)
