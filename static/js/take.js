@@ -128,6 +128,7 @@
       box.querySelector(".explanation-body").innerHTML = state.explanation_html; // sanitized by the server
       box.hidden = false;
     }
+    remember(null);  // shown in place: the live region announces it, no reload to follow
     if (state.closed || state.session !== "started") {
       // The question is over: no more answers; offer the way on (the server decides where).
       if (form) form.remove();
@@ -162,7 +163,28 @@
     form.addEventListener("submit", function () {
       var button = form.querySelector("button[type=submit]");
       setTimeout(function () { if (button) button.disabled = true; }, 0);
+      remember(location.pathname);
     });
+  }
+
+  // Answering reloads the page, which leaves the focus at the top and the verdict unread (a
+  // live region is silent about what a page loads with): give the verdict the focus instead.
+  var ANSWERED = "take-answered";
+  function remember(path) {
+    try {
+      if (path) sessionStorage.setItem(ANSWERED, path); else sessionStorage.removeItem(ANSWERED);
+    } catch (e) { /* storage disabled: the verdict is still on the page */ }
+  }
+  function answeredHere() {
+    try { return sessionStorage.getItem(ANSWERED) === location.pathname; } catch (e) { return false; }
+  }
+  if (answeredHere() && page.dataset.pending !== "1") {
+    remember(null);
+    var verdict = page.querySelector(".closed-banner .verdict") || feedback.querySelector(".verdict");
+    if (verdict) {
+      verdict.setAttribute("tabindex", "-1");
+      verdict.focus();
+    }
   }
 
   // Hints: reveal in place (the server records the reveal).
