@@ -4,6 +4,7 @@ and serializers that refuse fields they do not know."""
 from __future__ import annotations
 
 from rest_framework import permissions, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.views import APIView
 
@@ -74,3 +75,10 @@ class CreatedCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request):
+        # DRF answers a bad cursor 404; it is a bad request parameter.
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise serializers.ValidationError({"cursor": ["Invalid cursor."]}) from exc

@@ -137,11 +137,15 @@ class InvitationFilterSerializer(StrictSerializer):
     """Query parameters of GET /invitations/ (unknown ones are refused)."""
 
     status = serializers.ChoiceField(choices=Invitation.Status.choices, required=False)
-    assessment = serializers.UUIDField(required=False)
+    assessment = serializers.UUIDField(required=False, help_text="An assessment id.")
     external_id = serializers.CharField(max_length=200, required=False)
-    updated_since = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+    updated_since = serializers.DateTimeField(
+        required=False, help_text="Only invitations changed at or after this time (ISO 8601)."
+    )
+    cursor = serializers.CharField(required=False, help_text="From a page's next or previous.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=200, help_text="Default 50."
+    )
 
 
 # --- results -----------------------------------------------------------------------------
@@ -190,3 +194,23 @@ class ResultSerializer(serializers.Serializer):
 
 class CancelSerializer(StrictSerializer):
     """POST /invitations/{id}/cancel/ takes no fields."""
+
+
+# --- pages (cursor pagination) -------------------------------------------------------------
+
+
+def _page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The serializer of one cursor page of ``item`` (for the schema)."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page."),
+            "results": item(many=True),
+        },
+    )
+
+
+AssessmentPageSerializer = _page_of(AssessmentSerializer, "AssessmentPageSerializer")
+InvitationPageSerializer = _page_of(InvitationSerializer, "InvitationPageSerializer")

@@ -16,11 +16,13 @@ from assessments.api.base import ApiView, CreatedCursorPagination
 from assessments.api.errors import Conflict
 from assessments.api.idempotency import HEADER, idempotent
 from assessments.api.serializers import (
+    AssessmentPageSerializer,
     AssessmentSerializer,
     CancelSerializer,
     ErrorSerializer,
     InvitationCreateSerializer,
     InvitationFilterSerializer,
+    InvitationPageSerializer,
     InvitationSerializer,
     ResultSerializer,
 )
@@ -72,7 +74,7 @@ class AssessmentListView(ApiView):
     @extend_schema(
         operation_id="assessments_list",
         summary="List the assessments candidates can be invited to",
-        responses={200: AssessmentSerializer(many=True), **_errors(401, 429)},
+        responses={200: AssessmentPageSerializer, **_errors(400, 401, 429)},
         tags=["assessments"],
     )
     def get(self, request):
@@ -118,16 +120,8 @@ class InvitationListView(ApiView):
     @extend_schema(
         operation_id="invitations_list",
         summary="List invitations, newest first (cursor pagination)",
-        parameters=[
-            OpenApiParameter("status", str, enum=Invitation.Status.values),
-            OpenApiParameter("assessment", str, description="An assessment id (uuid)."),
-            OpenApiParameter("external_id", str),
-            OpenApiParameter(
-                "updated_since", str, description="ISO 8601: invitations changed at or after."
-            ),
-            OpenApiParameter("page_size", int, description="1 to 200 (default 50)."),
-        ],
-        responses={200: InvitationSerializer(many=True), **_errors(400, 401, 429)},
+        parameters=[InvitationFilterSerializer],
+        responses={200: InvitationPageSerializer, **_errors(400, 401, 429)},
         tags=["invitations"],
     )
     def get(self, request):
