@@ -1,4 +1,5 @@
-"""Celery tasks of assessments: finished grading jobs, invitation emails, the session sweeper."""
+"""Celery tasks of assessments: finished grading jobs, invitation emails, the session sweeper,
+webhook deliveries and their sweeper."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from assessments.models import KeyCheckJob
 from assessments.models.candidates import Invitation
 from assessments.taking import answer_graded as answer_graded_apply
 from assessments.taking import session_sync, sessions_overdue
+from assessments.webhooks import webhook_deliveries_resend, webhook_delivery_attempt
 
 
 @shared_task(acks_late=True, queue="default", routing_key="default")
@@ -70,3 +72,16 @@ def sweep_sessions() -> dict[str, int]:
             session_sync(invitation, now=now)
             finished += invitation.status == Invitation.Status.COMPLETED
     return {"expired": expired, "completed": finished}
+
+
+@shared_task(acks_late=True, queue="default", routing_key="default", time_limit=120)
+def deliver_webhook(*, organization_id: int, delivery_id: int) -> None:
+    """Attempt one webhook delivery if it is due and nobody holds it (idempotent)."""
+    with tenant_context(organization_id):
+        webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(queue="default", routing_key="default")
+def sweep_webhook_deliveries() -> int:
+    """Re-send due webhook deliveries whose message was lost (every organization)."""
+    return webhook_deliveries_resend(now=timezone.now())

@@ -12,6 +12,7 @@ from assessments.models.choices import AnswerFormat, Difficulty, Kind
 from assessments.models.events import Event
 from assessments.models.keys import KeyCheck, KeyCheckJob
 from assessments.models.versions import ChallengeSetVersion, PublishedChallenge
+from assessments.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Answer",
@@ -30,4 +31,7 @@ __all__ = [
     "Kind",
     "PublishedChallenge",
     "QuestionState",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from kombu import Queue
 
-from config.env import BASE_DIR, env_bool, env_int, env_list, env_str
+from config.env import BASE_DIR, env_bool, env_float, env_int, env_list, env_str
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assessments.tasks.sweep_sessions",
         "schedule": env_int("SESSION_SWEEP_SECONDS", 30),
     },
+    "sweep-webhook-deliveries": {
+        "task": "assessments.tasks.sweep_webhook_deliveries",
+        "schedule": env_int("WEBHOOK_SWEEP_SECONDS", 30),
+    },
 }
 
 # Colleague invitations into an organization expire after this many days.
@@ -218,6 +222,31 @@ ANSWER_GRACE_SECONDS = env_int("ANSWER_GRACE_SECONDS", 2)
 # A started session ends this long after its start even if questions were never opened
 # (a candidate who left between two questions).
 SESSION_MAX_SECONDS = env_int("SESSION_MAX_SECONDS", 24 * 3600)
+
+# --- Webhooks (docs/webhooks.md) ----------------------------------------------------------
+# Subscribers' URLs that resolve to private, loopback or link-local addresses are refused,
+# when subscribing and again at every delivery, unless this is on (a local receiver).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10)
+# At most this much of an answer is read (and 1000 characters of it kept in the log).
+WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096)
+# Retries: base x factor^(n-1) seconds after the n-th failure, capped, +/- jitter; with the
+# defaults 5 s, 20 s, 80 s, 5 min, 21 min, 85 min, 5.7 h, 22.8 h, 24 h, 24 h: eleven
+# attempts over about 3.3 days. A Retry-After longer than that is honoured (up to a day).
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 11)
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 5)
+WEBHOOK_RETRY_FACTOR = env_float("WEBHOOK_RETRY_FACTOR", 4)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 24 * 3600)
+WEBHOOK_RETRY_JITTER = env_float("WEBHOOK_RETRY_JITTER", 0.2)
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env_float("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 24 * 3600)
+# A retry this soon rides the broker as a countdown; a later one is sent by the sweeper
+# (a message held that long by a worker would outlive the broker's visibility timeout).
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env_float("WEBHOOK_COUNTDOWN_MAX_SECONDS", 60)
+# The sweeper re-sends a due delivery whose message should have run this long ago.
+WEBHOOK_LOST_AFTER_SECONDS = env_int("WEBHOOK_LOST_AFTER_SECONDS", 60)
+# An endpoint is disabled after this many failed attempts in a row spanning this long.
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 3 * 24 * 3600)
 
 LOGGING = {
     "version": 1,
