@@ -44,6 +44,18 @@ from assessments.taking import (
 
 # The largest answer body a page may send (a code answer and the form's other fields).
 MAX_ANSWER_BYTES = 64 * 1024
+# What answering can change on a question row (everything but its keys and limits).
+QUESTION_MUTABLE_FIELDS = [
+    "opened_at",
+    "deadline",
+    "attempts_used",
+    "pending",
+    "hint_revealed_at",
+    "closed_at",
+    "closed_reason",
+    "correct",
+    "score",
+]
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -307,7 +319,9 @@ def answer(request, invitation: Invitation, position: int, *, now):
         ip=_ip(request),
     )
     if _wants_json(request):
-        state.refresh_from_db()
+        # Only the question's own columns change; its published challenge is frozen, so the
+        # one loaded above stays valid (a plain refresh_from_db() would load it again).
+        state.refresh_from_db(fields=QUESTION_MUTABLE_FIELDS)
         status = 201 if submission.created else 200
         return JsonResponse(_state_payload(invitation, state, now=now), status=status)
     return redirect("take:question", token=invitation.token, position=position)
