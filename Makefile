@@ -77,12 +77,14 @@ format: setup
 # The browser tests (tests/browser/) drive Debian's Chromium through Playwright; Playwright's
 # own browser download cannot work here, so the system package is installed when missing.
 CHROMIUM := /usr/bin/chromium
+# Without an emoji font the screenshots show the pages' icons as empty boxes.
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
 browser:
-	@test -x $(CHROMIUM) || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends chromium >/dev/null && test -x $(CHROMIUM); \
+	@{ test -x $(CHROMIUM) && test -f $(EMOJI_FONT); } || { \
+	  echo "Installing Debian's chromium and an emoji font for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium fonts-noto-color-emoji >/dev/null && test -x $(CHROMIUM); \
 	} || { echo "$(CHROMIUM) is missing and could not be installed; as root run:" \
 	  "apt-get install --no-install-recommends chromium (tests/browser/ needs it)" >&2; exit 1; }
 
