@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -56,6 +57,18 @@ QUESTION_MUTABLE_FIELDS = [
     "correct",
     "score",
 ]
+
+
+# Published text is frozen and rendering is a pure function of it: render each text once per
+# process instead of on every page and answer (Markdown plus nh3, pygments for code).
+@functools.lru_cache(maxsize=1024)
+def _markdown(text: str) -> SafeString:
+    return render_markdown(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _python(code: str) -> SafeString:
+    return highlight_python(code)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -134,7 +147,7 @@ def landing(request, invitation: Invitation, *, now):
         {
             "invitation": invitation,
             "version": version,
-            "description_html": render_markdown(version.description) if version.description else "",
+            "description_html": _markdown(version.description) if version.description else "",
             "rules": rules,
             "count": len(challenges),
             "multiplier": invitation.time_multiplier if multiplier != 1 else None,
@@ -210,8 +223,8 @@ def _question_context(invitation, questions, state: QuestionState, *, now) -> di
         "questions": questions,
         "total": len(questions),
         "icon": KIND_ICONS.get(challenge.kind, "❓"),
-        "prompt_html": render_markdown(challenge.prompt),
-        "code_html": highlight_python(challenge.code) if challenge.code else "",
+        "prompt_html": _markdown(challenge.prompt),
+        "code_html": _python(challenge.code) if challenge.code else "",
         "options": shuffled_options(invitation, challenge) if challenge.options else [],
         "multiple": challenge.answer_format == AnswerFormat.MULTIPLE_CHOICE,
         "format": challenge.answer_format,
@@ -222,7 +235,7 @@ def _question_context(invitation, questions, state: QuestionState, *, now) -> di
         "hint": challenge.hint if state.hint_revealed_at else "",
         "has_hint": bool(challenge.hint),
         "explanation_html": (
-            render_markdown(challenge.explanation)
+            _markdown(challenge.explanation)
             if challenge.explanation and explanation_visible(version, state)
             else ""
         ),
@@ -358,7 +371,7 @@ def _state_payload(invitation: Invitation, state: QuestionState, *, now) -> dict
     challenge = state.challenge
     explanation = ""
     if challenge.explanation and explanation_visible(invitation.version, state):
-        explanation = str(render_markdown(challenge.explanation))
+        explanation = str(_markdown(challenge.explanation))
     return {
         "position": state.position,
         "session": invitation.status,
