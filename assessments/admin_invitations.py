@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -25,6 +25,8 @@ from assessments.invitations import (
 )
 from assessments.models import ChallengeSet, ChallengeSetVersion, IntegritySignal, Invitation
 from assessments.models.candidates import TIME_MULTIPLIER_RANGE, QuestionState
+from assessments.report_links import report_share_url
+from assessments.reports import report_build, results_csv_lines
 
 MAX_CSV_BYTES = 1024 * 1024
 
@@ -145,6 +147,7 @@ class InvitationAdmin(TenantAdmin):
         "created_at",
         "completed_at",
         "result",
+        "report_link",
     )
     list_filter = ("status", "version__challenge_set")
     search_fields = ("email", "first_name", "last_name", "external_id")
@@ -153,6 +156,7 @@ class InvitationAdmin(TenantAdmin):
     actions = ("cancel_selected", "resend_selected")
     inlines = (QuestionStateInline, IntegritySignalInline)
     fields = (
+        "report_link",
         "candidate_link",
         "version",
         "email",
@@ -199,8 +203,54 @@ class InvitationAdmin(TenantAdmin):
         view = self.admin_site.admin_view
         return [
             path("invite/", view(self.invite_view), name="assessments_invitation_invite"),
+            path("export.csv", view(self.export_view), name="assessments_invitation_export"),
+            path(
+                "<int:object_id>/report/",
+                view(self.report_view),
+                name="assessments_invitation_report",
+            ),
             *super().get_urls(),
         ]
+
+    def report_view(self, request, object_id):
+        """The candidate's report: score, each question, answers, signals, timeline."""
+        invitation = self.get_object(request, object_id)
+        now = timezone.now()
+        share_url, share_expires = report_share_url(invitation, now=now)
+        context = {
+            **self.admin_site.each_context(request),
+            **report_build(invitation, now=now),
+            "opts": self.opts,
+            "title": _("Report"),
+            "share_url": share_url,
+            "share_expires": share_expires,
+        }
+        return render(request, "admin/assessments/invitation/report.html", context)
+
+    def export_view(self, request):
+        """Every result of a set (``?challenge_set=<id>``) or of all sets, as CSV."""
+        invitations = self.get_queryset(request).order_by("created_at", "id")
+        set_id = request.GET.get("challenge_set")
+        name = "results"
+        if set_id is not None:
+            challenge_set = ChallengeSet.objects.filter(pk=_int_or_none(set_id)).first()
+            if challenge_set is None:
+                raise Http404("No such challenge set")
+            invitations = invitations.filter(version__challenge_set=challenge_set)
+            name = f"results-{challenge_set.slug}"
+        # Built here, inside the request's tenant context (a streamed body would be read
+        # after the view returned, outside it).
+        body = "".join(results_csv_lines(invitations, now=timezone.now()))
+        response = HttpResponse(body, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+
+    @admin.display(description=_("report"))
+    def report_link(self, obj: Invitation) -> str:
+        if obj.status == Invitation.Status.INVITED:
+            return "—"
+        url = reverse("admin:assessments_invitation_report", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Report"))
 
     def add_view(self, request, form_url="", extra_context=None):
         return HttpResponseRedirect(reverse("admin:assessments_invitation_invite"))
@@ -266,3 +316,10 @@ class InvitationAdmin(TenantAdmin):
                 continue
             sent += 1
         self.message_user(request, _("Queued %(n)d email(s).") % {"n": sent})
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None

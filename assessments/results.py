@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 
 from assessments.models import BadgeAward, IntegritySignal, Invitation, QuestionState
+from assessments.report_links import report_share_url
 from assessments.taking import time_used
 
 
@@ -81,6 +81,5 @@ def invitation_result(invitation: Invitation, *, now: datetime) -> dict[str, Any
             }
             for s in signals
         ],
-        "report_url": settings.SITE_URL
-        + reverse("admin:assessments_invitation_change", args=[invitation.pk]),
+        "report_url": report_share_url(invitation, now=now)[0],
     }

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from assessments.candidate_views import badge_detail
+from assessments.report_views import report_shared
 from config.health import healthz
 
 urlpatterns = [
@@ -15,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("assessments.api.urls")),
     path("t/", include("assessments.candidate_urls")),
     path("badges/<uuid:public_id>/", badge_detail, name="badge-detail"),
+    path("reports/<str:token>/", report_shared, name="report-shared"),
     path("healthz", healthz, name="healthz"),
 ]

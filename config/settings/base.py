@@ -222,6 +222,8 @@ ANSWER_GRACE_SECONDS = env_int("ANSWER_GRACE_SECONDS", 2)
 # A started session ends this long after its start even if questions were never opened
 # (a candidate who left between two questions).
 SESSION_MAX_SECONDS = env_int("SESSION_MAX_SECONDS", 24 * 3600)
+# A candidate report's share link (signed, nothing stored) works for this many days.
+REPORT_LINK_DAYS = env_int("REPORT_LINK_DAYS", 14)
 
 # --- Webhooks (docs/webhooks.md) ----------------------------------------------------------
 # Subscribers' URLs that resolve to private, loopback or link-local addresses are refused,
