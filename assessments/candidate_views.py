@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -322,15 +323,22 @@ def answer(request, invitation: Invitation, position: int, *, now):
     state = next((q for q in questions if q.position == position), None)
     if state is None:
         raise TakingError(_("There is no such question."), status=404)
-    raw, submission_id = _read_answer(request, state.challenge.answer_format)
-    submission = answer_submit(
-        invitation,
-        position=position,
-        raw=raw,
-        submission_id=submission_id,
-        now=now,
-        ip=_ip(request),
-    )
+    try:
+        raw, submission_id = _read_answer(request, state.challenge.answer_format)
+        submission = answer_submit(
+            invitation,
+            position=position,
+            raw=raw,
+            submission_id=submission_id,
+            now=now,
+            ip=_ip(request),
+        )
+    except TakingError as exc:
+        if _wants_json(request) or exc.status != 400:
+            raise
+        # A form sent without a readable answer: back to the question, saying why.
+        messages.error(request, exc.message)
+        return redirect("take:question", token=invitation.token, position=position)
     if _wants_json(request):
         # Only the question's own columns change; its published challenge is frozen, so the
         # one loaded above stays valid (a plain refresh_from_db() would load it again).
