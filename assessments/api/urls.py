@@ -4,7 +4,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from assessments.api import views
+from assessments.api import views, webhooks
 
 app_name = "api"
 
@@ -30,6 +30,12 @@ urlpatterns = [
         "invitations/<uuid:invitation_id>/result/",
         views.InvitationResultView.as_view(),
         name="invitation-result",
+    ),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="webhooks"),
+    path(
+        "webhooks/<uuid:webhook_id>/",
+        webhooks.WebhookDetailView.as_view(),
+        name="webhook",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),

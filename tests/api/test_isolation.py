@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from assessments.models import Invitation
+from assessments.models import Invitation, WebhookEndpoint
 from tests.api.conftest import new_invitation
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,8 @@ MATRIX = {
         "path": "/api/v1/invitations/{invitation}/result/",
         "methods": ["get"],
     },
+    "api:webhooks": {"list": "/api/v1/webhooks/", "methods": ["get", "post"]},
+    "api:webhook": {"path": "/api/v1/webhooks/{webhook}/", "methods": ["get", "patch", "delete"]},
 }
 ALL_METHODS = ["get", "post", "put", "patch", "delete"]
 
@@ -55,9 +57,15 @@ def test_every_route_is_in_the_matrix():
 @pytest.fixture
 def a_objects(api_a, assessment_a):
     invitation = new_invitation(api_a, assessment_a, email="secret-a@example.com")
+    webhook = api_a.post(
+        "/api/v1/webhooks/",
+        {"url": "http://127.0.0.1:9/secret-a", "events": ["invitation.completed"]},
+        format="json",
+    ).json()
     return {
         "assessment": str(assessment_a.challenge_set.public_id),
         "invitation": invitation["id"],
+        "webhook": webhook["id"],
     }
 
 
@@ -80,8 +88,10 @@ def test_organization_b_never_sees_organization_a(route, a_objects, api_b, tenan
         for value in a_objects.values():
             assert value not in body
         assert "secret-a@example.com" not in body
-    # Whatever B tried, A's invitation is untouched.
+    # Whatever B tried, A's invitation and webhook are untouched.
     assert Invitation.all_tenants.get(public_id=a_objects["invitation"]).status == "invited"
+    webhook = WebhookEndpoint.all_tenants.get(public_id=a_objects["webhook"])
+    assert webhook.enabled and webhook.url == "http://127.0.0.1:9/secret-a"
 
 
 def test_b_cannot_invite_to_an_assessment_of_a(a_objects, api_b):
