@@ -38,6 +38,14 @@
     localDeadline = Date.now() + (Number(page.dataset.deadlineMs) - Number(page.dataset.nowMs));
   }
   var announced = {};
+  if (localDeadline !== null) {
+    // A threshold passed well before the page loaded (a reload) is not announced late:
+    // "one minute remaining" with fourteen seconds left would mislead. One just reached
+    // (a ten-second question opening) still is.
+    var atLoad = (localDeadline - Date.now()) / 1000;
+    if (atLoad < 58) announced.oneMinute = true;
+    if (atLoad < 8) announced.tenSeconds = true;
+  }
 
   function clock(seconds) {
     var s = Math.max(0, Math.ceil(seconds));
@@ -64,6 +72,8 @@
       if (form) {
         Array.prototype.forEach.call(form.elements, function (el) { el.disabled = true; });
       }
+      var hintButton = document.querySelector(".hint-form button");
+      if (hintButton) hintButton.disabled = true;
       // The server closes the question once the grace period has passed; then show it.
       setTimeout(function () { window.location.reload(); }, 3000);
     }
