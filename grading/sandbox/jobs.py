@@ -42,6 +42,8 @@ class Worker:
     """A pre-forked sandbox child, as the server sees it (server ends of its pipes)."""
 
     spawn_id: int
+    #: The concurrency slot (uid and scratch mount point) the child locked itself down for.
+    slot: int
     ctl_w: int
     out_r: int
     err_r: int
@@ -63,7 +65,6 @@ class Job:
     request: protocol.RunRequest
     #: Called once with the response.
     on_done: Callable[[dict[str, Any]], None]
-    probe: bool = False
     slot: int = -1
     worker: Worker | None = None
     started: float = 0.0

@@ -1,8 +1,10 @@
 """The pool of pre-forked sandbox children and the scheduling of jobs onto them.
 
 Children are forked by the zygote (see :mod:`.zygote`), which reports each new
-child's pid with a pidfd, and each child's exit with its wait status. A job
-needs a free slot (its own uid and scratch mount point) and an idle child.
+child's pid with a pidfd, and each child's exit with its wait status. Each child
+is forked for a free concurrency slot (its own uid and scratch mount point),
+which it holds until it has exited and been reaped, and locks itself down for it
+while it waits: a job only needs an idle child.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class WorkerPool(JobHandling):
 
     def busy_slots(self) -> int:
         """Return how many slots are taken by running (or not yet reaped) jobs."""
-        return self.args.max_jobs - len(self.free_slots)
+        return len(self.running)
 
     def shutdown(self) -> None:
         """Kill every child and stop the zygote."""
@@ -97,37 +99,40 @@ class WorkerPool(JobHandling):
 
     def _spawn_worker(self) -> None:
         assert self.zygote_sock is not None
+        slot = self.free_slots.popleft()
         pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(5)]
         (ctl_r, ctl_w), (out_r, out_w), (err_r, err_w), (res_r, res_w), (st_r, st_w) = pipes
         spawn_id = self.next_spawn_id
         self.next_spawn_id += 1
-        message = protocol.encode_frame({"spawn": spawn_id})[protocol.HEADER.size :]
+        message = protocol.encode_frame({"spawn": spawn_id, "slot": slot})[protocol.HEADER.size :]
         try:
             socket.send_fds(self.zygote_sock, [message], [ctl_r, out_w, err_w, res_w, st_w])
+        except OSError:
+            self.free_slots.append(slot)
+            for fd in (ctl_w, out_r, err_r, res_r, st_r):
+                os.close(fd)
+            raise
         finally:
             for fd in (ctl_r, out_w, err_w, res_w, st_w):
                 os.close(fd)
         for fd in (ctl_w, out_r, err_r, res_r, st_r):
             os.set_blocking(fd, False)
-        self.pending[spawn_id] = Worker(spawn_id, ctl_w, out_r, err_r, res_r, st_r)
+        self.pending[spawn_id] = Worker(spawn_id, slot, ctl_w, out_r, err_r, res_r, st_r)
 
     def replenish(self) -> None:
         """Keep ``--prefork`` idle children, forking only when it does not slow a running job.
 
         A fork, the new child's set-up and an old child's exit all need CPU; done
         while a job runs they compete with it. So the pool is topped up when no
-        job is running, unless jobs are waiting for a child right now.
+        job is running, unless jobs are waiting for a child right now. Every child
+        holds a slot, so there are never more children than free slots allow.
         """
         if self.broken or self.zygote_sock is None:
             return
-        starved = min(len(self.waiting), len(self.free_slots))
+        starved = len(self.waiting)
         busy = any(not job.finished for job in self.running)
         wanted = starved if busy else self.args.prefork + starved
-        cap = self.args.prefork + self.args.max_jobs
-        while (
-            len(self.idle) + len(self.pending) < wanted
-            and len(self.by_pid) + len(self.pending) < cap
-        ):
+        while len(self.idle) + len(self.pending) < wanted and self.free_slots:
             self._spawn_worker()
 
     def _on_zygote(self, _mask: int) -> None:
@@ -146,6 +151,7 @@ class WorkerPool(JobHandling):
             if "error" in message or len(fds) != 1:
                 log.error("fork of a sandbox child failed: %s", message.get("error"))
                 self._close_worker_fds(worker)
+                self.free_slots.append(worker.slot)
                 for fd in fds:
                     os.close(fd)
                 return
@@ -179,8 +185,8 @@ class WorkerPool(JobHandling):
             for fd in list(job.open_pipes):
                 self.stop_reading(job, fd)
             self.running.discard(job)
-            # Only now is the slot's uid free of processes and reusable.
-            self.free_slots.append(job.slot)
+        # Only now is the slot's uid free of processes and reusable.
+        self.free_slots.append(worker.slot)
         self._close_worker_fds(worker)
         with contextlib.suppress(OSError):
             os.close(worker.pidfd)
@@ -200,22 +206,19 @@ class WorkerPool(JobHandling):
 
     def schedule(self) -> None:
         """Start waiting jobs on idle children, then top up the pool."""
-        while self.waiting and self.free_slots and self.idle:
+        while self.waiting and self.idle:
             job = self.waiting.popleft()
-            self._dispatch(job, self.idle.popleft(), self.free_slots.popleft())
+            self._dispatch(job, self.idle.popleft())
         self.replenish()
 
-    def _dispatch(self, job: Job, worker: Worker, slot: int) -> None:
+    def _dispatch(self, job: Job, worker: Worker) -> None:
         request = job.request
-        job.slot, job.worker, worker.job = slot, worker, job
+        job.slot, job.worker, worker.job = worker.slot, worker, job
         message = {
             "job_id": request.job_id,
             "code": request.code,
             "capture": list(request.capture),
             "limits": request.limits.to_json(),
-            "slot": slot,
-            "uid": self.config.uid_base + slot,
-            "probe": job.probe,
         }
         job.control = memoryview(protocol.encode_frame(message)[protocol.HEADER.size :])
         job.sched_base_ns = sched_runtime_ns(worker.pid)

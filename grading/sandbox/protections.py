@@ -2,16 +2,24 @@
 
 Each protection is applied by one step and checked right after it, because a
 setting that silently did not take effect is worse than one that fails loudly.
-The steps run in two phases:
+Every step runs in a freshly forked child *before* it is handed a job, so when a
+job arrives only its code has to be read and run. The child is forked for one
+concurrency slot (its uid and scratch mount point), and the steps run in two
+phases:
 
-* ``prefork`` (as root, before a job is known): lay out and close the file
+* ``prefork`` (as root, job-independent): lay out and close the file
   descriptors, start a new session, check that the child is in the jobs' empty
   network and IPC namespaces, enter a new mount namespace, prepare the Landlock
   ruleset for the static read-only paths, and build the seccomp program.
-* ``job`` (once the job has arrived): mount the job's private scratch tmpfs,
-  set resource limits, drop to the slot's unprivileged uid/gid, set
-  no_new_privs, enforce Landlock, and install the seccomp filter. Nothing of the
-  job's code runs before all of this succeeded.
+* ``lock_down`` (for the child's slot, still before any job): mount the slot's
+  private scratch tmpfs, set resource limits (CPU time and address space at the
+  server's maxima), drop to the slot's unprivileged uid/gid, set no_new_privs,
+  enforce Landlock, and install the seccomp filter.
+
+When the job arrives, :meth:`Hardening.narrow_limits` lowers the CPU-time and
+address-space limits to the job's own, hard limits included: an unprivileged
+process may always lower its limits and never raise them, so job code cannot
+undo it. Nothing of the job's code runs before all of this succeeded.
 
 The network and IPC namespaces are created once, by the zygote (see
 :func:`.namespaces.enter_job_namespaces`), and inherited by every child: creating and
@@ -33,6 +41,7 @@ set ``SANDBOX_INSECURE_DEVELOPMENT_ONLY=1``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import math
@@ -87,6 +96,10 @@ class SandboxConfig:
     scratch_root: str
     uid_base: int
     scratch_mb: int
+    #: The most CPU time and memory any job may be given; a waiting child is limited to
+    #: these, and each job's own (lower or equal) limits are set when it arrives.
+    max_cpu_seconds: float
+    max_memory_mb: int
     readonly_paths: tuple[str, ...]
     readwrite_files: tuple[str, ...]
     server_pid: int
@@ -106,14 +119,12 @@ class SandboxConfig:
 
 @dataclass
 class JobSpec:
-    """The job-specific parameters a child needs to lock itself down."""
+    """The slot a child serves and the limits it must enforce."""
 
     slot: int
     uid: int
-    wall_seconds: float
     cpu_seconds: float
     memory_mb: int
-    output_bytes: int
 
 
 class Hardening:
@@ -277,10 +288,10 @@ class Hardening:
                     return int(line.split()[1]) * 1024
         return 0
 
-    # ------------------------------------------------------------------ job phase
+    # ------------------------------------------------------------------ slot phase
 
-    def job(self, spec: JobSpec) -> None:
-        """Run the job-specific steps, in an order where each still has the rights it needs."""
+    def lock_down(self, spec: JobSpec) -> None:
+        """Run the slot's steps, in an order where each still has the rights it needs."""
         # Measured now, after any warm-up the child did since the fork.
         self._vm_base = self._vm_size()
         threads = len(os.listdir("/proc/self/task"))
@@ -293,6 +304,11 @@ class Hardening:
             self._insecure_scratch_fallback(spec)
         self._step("rlimits", lambda: self._set_rlimits(spec))
         self._step("landlock", self._allow_scratch)
+        # The child was forked at the zygote's low priority so that its set-up never
+        # slows a running job; its job must run at normal priority, and once the uid is
+        # dropped it can no longer raise its priority (that needs CAP_SYS_NICE).
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
         self._step("identity", lambda: self._drop_identity(spec))
         self._step("no_new_privs", self._no_new_privs)
         self._step("landlock", self._enforce_landlock)
@@ -341,17 +357,27 @@ class Hardening:
             resource.RLIMIT_MEMLOCK: (0, 0),
             resource.RLIMIT_MSGQUEUE: (0, 0),
         }
-        for which, limits in wanted.items():
-            resource.setrlimit(which, limits)
-        for which, limits in wanted.items():
-            if resource.getrlimit(which) != limits:
-                raise ProtectionError(
-                    f"rlimit {which} is {resource.getrlimit(which)}, not {limits}"
-                )
+        _apply_rlimits(wanted)
         return (
             f"cpu {cpu}s, address space {address_space >> 20} MiB "
-            f"({spec.memory_mb} MiB over the warm interpreter), nproc {NPROC_LIMIT}, "
+            f"({spec.memory_mb} MiB over the warm interpreter) while waiting, each lowered"
+            f" to the job's own limits when it arrives; nproc {NPROC_LIMIT}, "
             f"fsize {self.config.scratch_mb} MiB, nofile {NOFILE_LIMIT}, core 0"
+        )
+
+    def narrow_limits(self, cpu_seconds: float, memory_mb: int) -> None:
+        """Lower the CPU-time and address-space limits (soft and hard) to a job's own.
+
+        Called once the job has arrived, by the already unprivileged child: lowering a
+        hard limit needs no privilege and can never be undone without one.
+        """
+        cpu = max(1, math.ceil(cpu_seconds))
+        address_space = self._vm_base + memory_mb * 1024 * 1024
+        _apply_rlimits(
+            {
+                resource.RLIMIT_CPU: (cpu, cpu + 1),
+                resource.RLIMIT_AS: (address_space, address_space),
+            }
         )
 
     def _allow_scratch(self) -> None:
@@ -411,3 +437,12 @@ class Hardening:
             "sockets, SysV IPC, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
             "io_uring, keyctl, modules ... -> EPERM; clone3 -> ENOSYS"
         )
+
+
+def _apply_rlimits(wanted: dict[int, tuple[int, int]]) -> None:
+    """Set resource limits, then check that each one is exactly what was asked for."""
+    for which, limits in wanted.items():
+        resource.setrlimit(which, limits)
+    for which, limits in wanted.items():
+        if resource.getrlimit(which) != limits:
+            raise ProtectionError(f"rlimit {which} is {resource.getrlimit(which)}, not {limits}")

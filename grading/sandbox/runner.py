@@ -1,12 +1,12 @@
 """The code that runs inside a sandbox child.
 
-A child is forked from the warm zygote, hardens itself as far as possible
-without knowing the job (see :mod:`.protections`), warms the memory pages a
-typical job touches, and blocks on its control pipe. When the job arrives it
-finishes the lock-down, runs the code as ``__main__``, converts the captured
-variables to plain JSON data, writes one JSON object to its result pipe and
-exits. Nothing here may return into the server's code: every path ends in
-``os._exit``.
+A child is forked from the warm zygote for one concurrency slot, warms the
+memory pages a typical job touches, locks itself down completely for that slot
+(see :mod:`.protections`), reports on its status pipe whether it did, and blocks
+on its control pipe. When the job arrives it lowers its CPU and memory limits to
+the job's, runs the code as ``__main__``, converts the captured variables to
+plain JSON data, writes one JSON object to its result pipe and exits. Nothing
+here may return into the server's code: every path ends in ``os._exit``.
 """
 
 from __future__ import annotations
@@ -171,36 +171,25 @@ def _execute(code: str) -> tuple[types.ModuleType, BaseException | None]:
 def run_job(
     hardening: Hardening,
     runtime: Runtime,
-    job: dict[str, Any],
+    spec: JobSpec,
     streams: tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper],
 ) -> NoReturn:
-    """Lock the child down for ``job``, run its code and report the result."""
-    # Children wait at the zygote's low priority; the job itself runs at normal priority.
-    os.setpriority(os.PRIO_PROCESS, 0, 0)
-    limits = job["limits"]
-    spec = JobSpec(
-        slot=job["slot"],
-        uid=job["uid"],
-        wall_seconds=limits["wall_seconds"],
-        cpu_seconds=limits["cpu_seconds"],
-        memory_mb=limits["memory_mb"],
-        output_bytes=limits["output_bytes"],
-    )
-    hardening.job(spec)
+    """Wait (locked down) for a job, then run its code and report the result."""
     refusal = hardening.refusal()
-    status: dict[str, Any] = {"state": "hardened"}
+    status: dict[str, Any] = {"state": "hardened", "protections": hardening.report()}
     if refusal and not hardening.config.insecure:
-        status = {"state": "refused", "reason": refusal}
-    if refusal or job.get("probe"):
-        status["protections"] = hardening.report()
-    # The status pipe is closed before any job code runs, so the job cannot
-    # forge a refusal (or a successful lock-down) on it.
+        status = {"state": "refused", "reason": refusal, "protections": hardening.report()}
+    # The status pipe is closed before any job code runs (before the job has even
+    # arrived), so the job cannot forge a refusal (or a successful lock-down) on it.
     try:
         _write_all(FD_STATUS, json.dumps(status).encode())
     finally:
         os.close(FD_STATUS)
-    if status["state"] == "refused":
-        os._exit(0)
+    job = _read_control()
+    if job is None or status["state"] == "refused":
+        os._exit(0)  # the server closed the pool (shutdown), or this child must not run code
+    limits = job["limits"]
+    hardening.narrow_limits(limits["cpu_seconds"], limits["memory_mb"])
     stdout, stderr = streams[0], streams[1]
     _prepare_interpreter(runtime, hardening.config.slot_dir(spec.slot), hardening.libc, streams)
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -228,8 +217,9 @@ def worker_main(
     parent_pid: int,
     fds: dict[int, int],
     job_namespaces: JobNamespaces,
+    slot: int,
 ) -> NoReturn:
-    """Entry point of a freshly forked sandbox child; never returns."""
+    """Entry point of a freshly forked sandbox child for ``slot``; never returns."""
     try:
         _reset_signals()
         hardening = Hardening(config, parent_pid, job_namespaces)
@@ -237,9 +227,13 @@ def worker_main(
         streams = _make_streams()
         with contextlib.suppress(Exception):  # only an optimisation
             _prewarm(runtime)
-        job = _read_control()
-        if job is None:
-            os._exit(0)  # the server closed the pool (shutdown)
-        run_job(hardening, runtime, job, streams)
+        spec = JobSpec(
+            slot=slot,
+            uid=config.uid_base + slot,
+            cpu_seconds=config.max_cpu_seconds,
+            memory_mb=config.max_memory_mb,
+        )
+        hardening.lock_down(spec)
+        run_job(hardening, runtime, spec, streams)
     except BaseException:
         os._exit(70)

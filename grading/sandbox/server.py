@@ -10,8 +10,8 @@ The server imports torch once, warms it up, forks a zygote (see
 this machine, and then serves requests on a unix socket with a single-threaded
 ``selectors`` loop (no threads: the process forks, and forking a threaded
 process is hazardous). Each job runs in a fresh child forked from the zygote; a
-pool of pre-forked children has already done the job-independent part of the
-lock-down and waits for work (see :mod:`.pool` and :mod:`.jobs`).
+pool of pre-forked children, each already fully locked down for its slot, waits
+for work, so only the job's code arrives (see :mod:`.pool` and :mod:`.runner`).
 
 If a protection is unavailable the server keeps running but refuses to run
 code, saying which protection failed and why, unless the environment sets
@@ -91,7 +91,6 @@ class SandboxServer:
         job = Job(
             protocol.RunRequest("self-test", SELF_TEST_CODE, ("out",), limits),
             on_done=done.append,
-            probe=True,
         )
         self.pool.submit(job)
         give_up = time.monotonic() + timeout

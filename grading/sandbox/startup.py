@@ -213,6 +213,8 @@ def build_config(
         scratch_root=scratch_root,
         uid_base=args.uid_base,
         scratch_mb=args.scratch_mb,
+        max_cpu_seconds=args.max_cpu,
+        max_memory_mb=args.max_memory_mb,
         readonly_paths=readonly,
         readwrite_files=("/dev/null",),
         server_pid=os.getpid(),

@@ -12,8 +12,9 @@ also enters the empty network and IPC namespaces that all its children share
 
 Protocol on a SOCK_SEQPACKET socketpair, one JSON object per packet:
 
-* server -> zygote: ``{"spawn": id}`` with five fds attached (control read end,
-  stdout, stderr, result and status write ends);
+* server -> zygote: ``{"spawn": id, "slot": slot}`` with five fds attached
+  (control read end, stdout, stderr, result and status write ends): fork a child
+  that locks itself down for that concurrency slot and waits for its job;
 * zygote -> server: ``{"spawned": id, "pid": pid}`` with the child's pidfd
   attached, and ``{"exited": pid, "status": wait_status, "cpu_ms": float}`` once
   the child has been reaped.
@@ -126,7 +127,11 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
                 if not message:
                     return  # the server is gone
                 request = json.loads(message)
-                if len(fds) != 5 or not isinstance(request.get("spawn"), int):
+                if (
+                    len(fds) != 5
+                    or not isinstance(request.get("spawn"), int)
+                    or not isinstance(request.get("slot"), int)
+                ):
                     for fd in fds:
                         os.close(fd)
                     continue
@@ -145,6 +150,7 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
                         zygote_pid,
                         {1: out_w, 2: err_w, 3: res_w, 4: ctl_r, 5: st_w},
                         job_namespaces,
+                        request["slot"],
                     )
                 for fd in fds:
                     os.close(fd)

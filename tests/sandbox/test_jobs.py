@@ -282,3 +282,28 @@ def test_trivial_job_latency(client: SandboxClient) -> None:
     median = statistics.median(timings)
     print(f"median round trip of a trivial job: {median:.2f} ms")
     assert median < 50
+
+
+def test_a_waiting_child_takes_the_jobs_own_limits_and_the_job_cannot_raise_them(
+    client: SandboxClient,
+) -> None:
+    # Children lock down before their job arrives, with the server's maxima, and lower
+    # CPU time and address space to the job's limits when it does.
+    code = (
+        "import resource\n"
+        "cpu = resource.getrlimit(resource.RLIMIT_CPU)\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "try:\n"
+        "    resource.setrlimit(resource.RLIMIT_AS, (hard * 2, hard * 2))\n"
+        "    raised = 'raised'\n"
+        "except ValueError:\n"
+        "    raised = 'refused'\n"
+        "try:\n"
+        "    block = bytearray(400 * 1024**2)\n"  # fits the maxima, not the job's 300 MB
+        "    allocated = 'allocated'\n"
+        "except MemoryError:\n"
+        "    allocated = 'out of memory'\n"
+        "print(cpu, soft == hard, raised, allocated)\n"
+    )
+    response = run(client, code, "ok", limits={"cpu_seconds": 2, "memory_mb": 300})
+    assert response["stdout"] == "(2, 3) True refused out of memory\n"
