@@ -1,13 +1,15 @@
 """Measure grading through the real path (Celery + sandbox) against a fresh process per job.
 
 Run by `make bench-grading`, which starts the sandbox and a worker on PostgreSQL and Redis.
-Latency of one job is measured by this process's own clock, from just before the
-transaction that writes the job (its task is sent on commit) to the moment this process
-is told that the job's result is stored: a trigger that the benchmark installs for its run
-sends a PostgreSQL NOTIFY when a job row becomes done, which is delivered once that UPDATE
-has committed. Nothing is polled, so the benchmark does not load the machine it measures.
-Jobs are sent one at a time for latency, then all at once for throughput. The baseline is
-what a simpler system does: start Python, import torch, run the code, once per job.
+Every time is taken by this process's own clock. A job starts when its task is sent to the
+broker (Celery's ``before_task_publish``, fired on commit of the transaction that wrote the
+job) and ends when this process is told that the job's result is stored: a trigger that
+the benchmark installs for its run sends a PostgreSQL NOTIFY when a job row becomes done,
+which is delivered only once that UPDATE has committed. The time from just before the
+transaction that writes the job is printed too. Nothing is polled, so the benchmark does
+not load the machine it measures. Jobs are sent one at a time for latency, then all at once
+for throughput. The baseline is what a simpler system does: start Python, import torch,
+run the code, once per job.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+from celery.signals import before_task_publish
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -94,24 +97,34 @@ class Command(BaseCommand):
         organization, _ = Organization.objects.get_or_create(
             slug="bench", defaults={"name": "Benchmark"}
         )
-        with tenant_context(organization), self._notifications():
-            GradingJob.objects.all().delete()
-            key = self._reference_key(organization)
-            self.stdout.write(
-                f"torch {status['torch_version']}; worker concurrency as started by make; "
-                f"{sequential} sequential + {batch} batched jobs (half predict-output, half code)"
-            )
-            latencies = self._sequential(organization, key, sequential)
-            throughput, batch_latencies = self._batch(organization, key, batch)
+        self.sent: dict[int, float] = {}
+        before_task_publish.connect(self._on_publish)
+        try:
+            with tenant_context(organization), self._notifications():
+                GradingJob.objects.all().delete()
+                key = self._reference_key(organization)
+                self.stdout.write(
+                    f"torch {status['torch_version']}; worker concurrency as started by make; "
+                    f"{sequential} sequential + {batch} batched jobs "
+                    "(half predict-output, half code)"
+                )
+                latencies, from_write = self._sequential(organization, key, sequential)
+                throughput, with_writes, batch_latencies = self._batch(organization, key, batch)
+        finally:
+            before_task_publish.disconnect(self._on_publish)
         direct = self._sandbox_direct(sequential)
         fresh = self._fresh_processes(baseline)
         p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
         b50, b95 = percentile(fresh, 0.5), percentile(fresh, 0.95)
         self.stdout.write("")
-        self.stdout.write("  Celery latency: from writing the job to seeing its stored result")
         self.stdout.write("                              p50 ms    p95 ms")
         self.stdout.write(
-            f"  celery + warm sandbox     {p50:8.1f}  {p95:8.1f}   ({len(latencies)} jobs)"
+            f"  celery + warm sandbox     {p50:8.1f}  {p95:8.1f}   ({len(latencies)} jobs, "
+            "from the task sent to the stored result seen)"
+        )
+        self.stdout.write(
+            f"    same, from the job write{percentile(from_write, 0.5):8.1f}  "
+            f"{percentile(from_write, 0.95):8.1f}   (the caller's INSERT and COMMIT included)"
         )
         self.stdout.write(
             f"  sandbox alone (no Celery) {percentile(direct, 0.5):8.1f}  "
@@ -122,9 +135,12 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"  speed-up at p50           {b50 / p50:8.1f}x")
         self.stdout.write(
-            f"  throughput                {throughput:8.1f} jobs/s ({batch} jobs at once; "
-            f"p50 {percentile(batch_latencies, 0.5):.0f} ms, p95 "
-            f"{percentile(batch_latencies, 0.95):.0f} ms from send to result)"
+            f"  throughput                {throughput:8.1f} jobs/s ({batch} jobs at once, from the "
+            f"first task sent to the last result seen; {with_writes:.1f} counting their writes)"
+        )
+        self.stdout.write(
+            f"    batch latency           {percentile(batch_latencies, 0.5):8.0f}  "
+            f"{percentile(batch_latencies, 0.95):8.0f}   (queueing included)"
         )
 
     @contextlib.contextmanager
@@ -199,26 +215,33 @@ class Command(BaseCommand):
             if state != "done" or (purpose == "answer" and correct is not True):
                 raise CommandError(f"a job ended {state} (correct={correct})")
 
-    def _sequential(self, organization, key, count: int) -> list[float]:
-        latencies, ids = [], []
+    def _on_publish(self, sender=None, body=None, **kwargs) -> None:
+        """Note when the task of a job is handed to the broker."""
+        if sender == "grading.tasks.run_grading_job":
+            self.sent[body[1]["job_id"]] = time.perf_counter()
+
+    def _sequential(self, organization, key, count: int) -> tuple[list[float], list[float]]:
+        from_send, from_write, ids = [], [], []
         for index in range(count):
             started = time.perf_counter()
             with transaction.atomic():
                 job_id = self._create(organization, key, index)
-            seen = self._await([job_id], 30)
-            latencies.append((seen[job_id] - started) * 1000)
+            seen = self._await([job_id], 30)[job_id]
+            from_send.append((seen - self.sent[job_id]) * 1000)
+            from_write.append((seen - started) * 1000)
             ids.append(job_id)
         self._check(ids)
-        return latencies
+        return from_send, from_write
 
-    def _batch(self, organization, key, count: int) -> tuple[float, list[float]]:
+    def _batch(self, organization, key, count: int) -> tuple[float, float, list[float]]:
         started = time.perf_counter()
         with transaction.atomic():
             ids = [self._create(organization, key, index) for index in range(count)]
         seen = self._await(ids, 600)
         self._check(ids)
-        span = max(seen.values()) - started
-        return count / span, [(at - started) * 1000 for at in seen.values()]
+        first_sent, last_seen = min(self.sent[job_id] for job_id in ids), max(seen.values())
+        latencies = [(seen[job_id] - self.sent[job_id]) * 1000 for job_id in ids]
+        return count / (last_seen - first_sent), count / (last_seen - started), latencies
 
     def _sandbox_direct(self, count: int) -> list[float]:
         client = sandbox_client()
