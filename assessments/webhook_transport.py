@@ -144,12 +144,29 @@ def post(
     Raises ``UnsafeTarget`` for a URL that may not be called, ``OSError`` or
     ``http.client.HTTPException`` when no answer came.
     """
+    return send(
+        "POST", url, body=body, headers=headers, timeout=timeout, max_bytes=max_bytes,
+        allow_private=allow_private,
+    )  # fmt: skip
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int,
+    allow_private: bool,
+) -> Answer:
+    """``post`` with another method (Greenhouse's completion callback is a PATCH)."""
     scheme, host, port, path = url_parts(url)
     addresses = resolve(host, port, allow_private=allow_private)
     connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
     connection = connection_class(host, port, addresses=addresses, timeout=timeout)
     try:
-        connection.request("POST", path, body=body, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         return Answer(
             status=response.status,
