@@ -62,7 +62,9 @@ def event_record(
             )
     except IntegrityError:
         return None  # this transition was already recorded
+    from assessments.greenhouse import greenhouse_event_apply
     from assessments.webhooks import event_fan_out
 
     event_fan_out(event)
+    greenhouse_event_apply(event)
     return event

@@ -1,5 +1,5 @@
 """Celery tasks of assessments: finished grading jobs, invitation emails, the session sweeper,
-webhook deliveries and their sweeper."""
+webhook deliveries and Greenhouse's completion callbacks, and their sweepers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
+from assessments.greenhouse import greenhouse_callback_attempt, greenhouse_callbacks_resend
 from assessments.invitations import invitation_email_send, invitations_expire
 from assessments.keys import key_check_finish
 from assessments.models import KeyCheckJob
@@ -85,3 +86,16 @@ def deliver_webhook(*, organization_id: int, delivery_id: int) -> None:
 def sweep_webhook_deliveries() -> int:
     """Re-send due webhook deliveries whose message was lost (every organization)."""
     return webhook_deliveries_resend(now=timezone.now())
+
+
+@shared_task(acks_late=True, queue="default", routing_key="default", time_limit=120)
+def deliver_greenhouse_callback(*, organization_id: int, callback_id: int) -> None:
+    """PATCH Greenhouse's callback URL of a completed test if due and unheld (idempotent)."""
+    with tenant_context(organization_id):
+        greenhouse_callback_attempt(callback_id=callback_id)
+
+
+@shared_task(queue="default", routing_key="default")
+def sweep_greenhouse_callbacks() -> int:
+    """Re-send due Greenhouse callbacks whose message was lost (every organization)."""
+    return greenhouse_callbacks_resend(now=timezone.now())

@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/login/", RedirectView.as_view(url="/admin/login/", query_string=True)),
     path("accounts/", include("accounts.urls")),
     path("api/v1/", include("assessments.api.urls")),
+    path("greenhouse/", include("assessments.api.greenhouse_urls")),
     path("t/", include("assessments.candidate_urls")),
     path("badges/<uuid:public_id>/", badge_detail, name="badge-detail"),
     path("reports/<str:token>/", report_shared, name="report-shared"),

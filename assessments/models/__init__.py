@@ -10,6 +10,7 @@ from assessments.models.candidates import (
 )
 from assessments.models.choices import AnswerFormat, Difficulty, Kind
 from assessments.models.events import Event
+from assessments.models.greenhouse import GreenhouseCallback
 from assessments.models.keys import KeyCheck, KeyCheckJob
 from assessments.models.versions import ChallengeSetVersion, PublishedChallenge
 from assessments.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -24,6 +25,7 @@ __all__ = [
     "ChallengeSetVersion",
     "Difficulty",
     "Event",
+    "GreenhouseCallback",
     "IntegritySignal",
     "Invitation",
     "KeyCheck",

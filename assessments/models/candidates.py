@@ -40,6 +40,10 @@ class Invitation(TenantModel):
         EXPIRED = "expired", _("Expired")
         CANCELLED = "cancelled", _("Cancelled")
 
+    class Source(models.TextChoices):
+        DIRECT = "direct", _("Invited here or through the API")
+        GREENHOUSE = "greenhouse", _("Sent by Greenhouse")
+
     TERMINAL = frozenset({Status.COMPLETED, Status.EXPIRED, Status.CANCELLED})
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -52,6 +56,12 @@ class Invitation(TenantModel):
     external_id = models.CharField(
         max_length=200, blank=True, help_text=_("The candidate's id in an HR system.")
     )
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.DIRECT, editable=False
+    )
+    # Where Greenhouse wants its PATCH when the candidate completes (docs/greenhouse.md);
+    # it names one take-home test on their side, so a retried send_test finds it again.
+    partner_callback_url = models.URLField(max_length=2000, blank=True, editable=False)
     token = models.CharField(max_length=64, unique=True, default=_candidate_token, editable=False)
     expires_at = models.DateTimeField(help_text=_("The link cannot be used to start after this."))
     time_multiplier = models.DecimalField(
@@ -107,6 +117,13 @@ class Invitation(TenantModel):
                 condition=models.Q(time_multiplier__gte=TIME_MULTIPLIER_RANGE[0])
                 & models.Q(time_multiplier__lte=TIME_MULTIPLIER_RANGE[1]),
                 name="invitation_time_multiplier_range",
+            ),
+            # A retried send_test: one invitation per Greenhouse take-home test (and the
+            # lookup of send_test's idempotency).
+            models.UniqueConstraint(
+                fields=["organization", "partner_callback_url"],
+                condition=~models.Q(partner_callback_url=""),
+                name="invitation_partner_callback_unique",
             ),
         ]
 

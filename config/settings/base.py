@@ -210,6 +210,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "assessments.tasks.sweep_webhook_deliveries",
         "schedule": env_int("WEBHOOK_SWEEP_SECONDS", 30),
     },
+    "sweep-greenhouse-callbacks": {
+        "task": "assessments.tasks.sweep_greenhouse_callbacks",
+        "schedule": env_int("WEBHOOK_SWEEP_SECONDS", 30),
+    },
 }
 
 # Colleague invitations into an organization expire after this many days.
@@ -249,6 +253,12 @@ WEBHOOK_LOST_AFTER_SECONDS = env_int("WEBHOOK_LOST_AFTER_SECONDS", 60)
 # An endpoint is disabled after this many failed attempts in a row spanning this long.
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 10)
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 2 * 24 * 3600)
+
+# --- Greenhouse (docs/greenhouse.md) -------------------------------------------------------
+# The completion PATCH carries the organization's API key, so it goes only to these hosts
+# (and their subdomains), over https; the webhook settings above set its timeout, retries and
+# SSRF rule (WEBHOOK_ALLOW_PRIVATE_TARGETS also lets it use http, for a local receiver).
+GREENHOUSE_CALLBACK_HOSTS = env_list("GREENHOUSE_CALLBACK_HOSTS", ["greenhouse.io"])
 
 LOGGING = {
     "version": 1,

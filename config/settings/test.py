@@ -2,7 +2,7 @@
 
 import dj_database_url
 
-from config.env import env_bool, env_float, env_int, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_str
 
 from .base import *  # noqa: F403
 from .base import CELERY_BEAT_SCHEDULE, CELERY_BROKER_TRANSPORT_OPTIONS
@@ -39,3 +39,5 @@ WEBHOOK_RETRY_AFTER_MAX_SECONDS = env_float("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 1
 WEBHOOK_LOST_AFTER_SECONDS = env_int("WEBHOOK_LOST_AFTER_SECONDS", 2)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 6)
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 0)
+# Greenhouse tests receive the completion PATCH on 127.0.0.1.
+GREENHOUSE_CALLBACK_HOSTS = env_list("GREENHOUSE_CALLBACK_HOSTS", ["greenhouse.io", "127.0.0.1"])
