@@ -287,6 +287,10 @@ def answer_submit(
     attempt (``TakingError`` 400 with the reason).
     """
     if invitation.status != Invitation.Status.STARTED:
+        # The second copy of a double-clicked last answer arrives after the first one ended
+        # the session: it gets the stored answer back, not a refusal.
+        if (repeat := _submitted(invitation, position, submission_id)) is not None:
+            return Submission(repeat, created=False)
         raise TakingError(_("This test is over."), status=410)
     try:
         with transaction.atomic():
@@ -306,14 +310,18 @@ def answer_submit(
         return submission
     except IntegrityError:
         # Only a concurrent insert of the same submission gets here: return it.
-        answer = Answer.objects.filter(
-            question__invitation=invitation,
-            question__position=position,
-            submission_id=submission_id,
-        ).first()
+        answer = _submitted(invitation, position, submission_id)
         if answer is None:
             raise
         return Submission(answer, created=False)
+
+
+def _submitted(invitation: Invitation, position: int, submission_id: str) -> Answer | None:
+    return Answer.objects.filter(
+        question__invitation=invitation,
+        question__position=position,
+        submission_id=submission_id,
+    ).first()
 
 
 def _accept(

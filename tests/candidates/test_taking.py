@@ -233,8 +233,16 @@ def test_all_correct_completes_with_score_and_badge(client, version, invitation)
     badge_page = client.get(f"/badges/{award.public_id}/").content.decode()
     assert "Valid badge" in badge_page and "Ada Lovelace" in badge_page
     assert invitation.email not in badge_page
-    # A finished session accepts nothing more.
+    # A finished session accepts nothing more, but the repeat of the last answer (a double
+    # click whose first copy ended the session) gets that answer back.
     assert submit(client, invitation, 3, "x").status_code == 410
+    with tenant_context(invitation.organization_id):
+        last = Answer.objects.get(question__invitation=invitation, question__position=3)
+    repeat = submit(
+        client, invitation, 3, "Running Statistics.", last.submission_id,
+        HTTP_ACCEPT="application/json",
+    )  # fmt: skip
+    assert repeat.status_code == 200 and repeat.json()["last_answer"]["correct"] is True
 
 
 def test_a_wrong_answer_means_no_badge(client, version, invitation):
