@@ -16,6 +16,7 @@ The thresholds of the flags are the named constants below (docs/analytics.md exp
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,7 +134,8 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _pct(value: float) -> str:
-    return f"{round(100 * value)}%"
+    # Half up, as people round: 32.5% shows as 33%, not as round()'s even 32%.
+    return f"{math.floor(100 * value + 0.5)}%"
 
 
 # --- the computation -----------------------------------------------------------------------
