@@ -13,6 +13,7 @@ from accounts.admin_site import TenantAdmin, TenantInline
 # admin_challenges, admin_invitations and admin_webhooks register their admins; kept apart so
 # each file reads in one sitting.
 from assessments import admin_challenges, admin_invitations, admin_views, admin_webhooks  # noqa: F401
+from assessments.admin_analytics import analytics_view
 from assessments.keys import key_check_start
 from assessments.models import (
     Challenge,
@@ -188,6 +189,11 @@ class ChallengeSetAdmin(TenantAdmin):
                 "<int:object_id>/preview/",
                 view(admin_views.preview_view(self)),
                 name="assessments_challengeset_preview",
+            ),
+            path(
+                "<int:object_id>/analytics/",
+                view(analytics_view(self)),
+                name="assessments_challengeset_analytics",
             ),
             path(
                 "<int:object_id>/versions/<int:number>/preview/",
