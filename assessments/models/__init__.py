@@ -1,6 +1,7 @@
 """Challenge sets as authors edit them (drafts) and as candidates see them (frozen versions)."""
 
 from assessments.models.authoring import Challenge, ChallengeOption, ChallengeSet
+from assessments.models.badges import BadgeSigningKey
 from assessments.models.candidates import (
     Answer,
     BadgeAward,
@@ -19,6 +20,7 @@ __all__ = [
     "Answer",
     "AnswerFormat",
     "BadgeAward",
+    "BadgeSigningKey",
     "Challenge",
     "ChallengeOption",
     "ChallengeSet",

@@ -285,9 +285,32 @@ class BadgeAward(TenantModel):
     awarded_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=300, blank=True)
+    revoked_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The signed OpenBadgeCredential (VC-JWT), fixed when issued: a later key rotation
+    # leaves it as it was, signed by the key named in its header (docs/badges.md).
+    credential_jwt = models.TextField(blank=True, editable=False)
+    # Deleting a retired key is deliberate: its credentials then no longer verify.
+    signing_key = models.ForeignKey(
+        "assessments.BadgeSigningKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="credentials",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-awarded_at"]
+        indexes = [
+            # The organization's revocation list: its revoked awards.
+            models.Index(
+                fields=["organization", "revoked_at"],
+                name="badge_award_revoked_idx",
+                condition=models.Q(revoked_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.version.title}: {self.recipient_name}"

@@ -121,6 +121,9 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ML Assess <no-reply@localhost>")
 # Absolute links in emails (invitations) point here.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Seals the organizations' badge signing keys at rest; empty: a key derived from SECRET_KEY
+# (docs/badges.md). Setting it later is safe: keys sealed before still open.
+BADGE_SIGNING_SECRET = env_str("BADGE_SIGNING_SECRET")
 
 # --- Celery -------------------------------------------------------------------------------
 # Two queues: "grading" runs sandboxed work and scales on its own; "default" carries email,
