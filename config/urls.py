@@ -17,6 +17,7 @@ urlpatterns = [
     path("greenhouse/", include("assessments.api.greenhouse_urls")),
     path("t/", include("assessments.candidate_urls")),
     path("badges/<uuid:public_id>/", badge_detail, name="badge-detail"),
+    path("", include("assessments.badge_urls")),
     path("reports/<str:token>/", report_shared, name="report-shared"),
     path("healthz", healthz, name="healthz"),
 ]
