@@ -10,9 +10,15 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantAdmin, TenantInline
 
-# admin_challenges, admin_invitations and admin_webhooks register their admins; kept apart so
-# each file reads in one sitting.
-from assessments import admin_challenges, admin_invitations, admin_views, admin_webhooks  # noqa: F401
+# admin_badges, admin_challenges, admin_invitations and admin_webhooks register their admins;
+# kept apart so each file reads in one sitting.
+from assessments import (  # noqa: F401
+    admin_badges,
+    admin_challenges,
+    admin_invitations,
+    admin_views,
+    admin_webhooks,
+)
 from assessments.admin_analytics import analytics_view
 from assessments.keys import key_check_start
 from assessments.models import (
