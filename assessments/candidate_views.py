@@ -25,10 +25,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import tenant_context
-from assessments.models import BadgeAward, Invitation, QuestionState
+from assessments.models import Answer, BadgeAward, Invitation, QuestionState
 from assessments.models.choices import KIND_ICONS, AnswerFormat, Navigation
 from assessments.rendering import highlight_python, render_markdown
 from assessments.taking import (
+    FormValues,
     TakingError,
     answer_submit,
     client_changes_record,
@@ -46,18 +47,6 @@ from assessments.taking import (
 
 # The largest answer body a page may send (a code answer and the form's other fields).
 MAX_ANSWER_BYTES = 64 * 1024
-# What answering can change on a question row (everything but its keys and limits).
-QUESTION_MUTABLE_FIELDS = [
-    "opened_at",
-    "deadline",
-    "attempts_used",
-    "pending",
-    "hint_revealed_at",
-    "closed_at",
-    "closed_reason",
-    "correct",
-    "score",
-]
 
 
 # Published text is frozen and rendering is a pure function of it: render each text once per
@@ -286,8 +275,12 @@ def _clock(seconds: int | float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def _read_answer(request: HttpRequest, answer_format: str) -> tuple[Any, str]:
-    """Return (raw answer, submission id) from a form post or a JSON body."""
+def _read_answer(request: HttpRequest) -> tuple[Any, str]:
+    """Return (raw answer, submission id) from a JSON body or a form post.
+
+    A form's values are read once the question's format is known (``FormValues``), so this
+    needs no query; empty answers are refused by ``answer_submit`` with the format's words.
+    """
     if len(request.body) > MAX_ANSWER_BYTES:
         raise TakingError(_("The answer is too long."), status=413)
     if request.content_type == "application/json":
@@ -299,32 +292,23 @@ def _read_answer(request: HttpRequest, answer_format: str) -> tuple[Any, str]:
             raise TakingError(_("The request must be a JSON object."), status=400)
         raw, submission = data.get("answer"), data.get("submission_id")
     else:
-        if answer_format == AnswerFormat.MULTIPLE_CHOICE:
-            raw = request.POST.getlist("answer")
-        else:
-            raw = request.POST.get("answer")
+        raw = FormValues(request.POST.getlist("answer"))
         submission = request.POST.get("submission_id")
     try:
         submission_id = str(uuid.UUID(str(submission)))
     except ValueError as exc:
         raise TakingError(_("Reload the page and answer again."), status=400) from exc
-    if raw is None or raw == "" or raw == []:
-        message = (
-            _("Choose an option.") if answer_format.endswith("choice") else _("Write an answer.")
-        )
-        raise TakingError(message, status=400)
     return raw, submission_id
 
 
 @require_POST
 @candidate_view
 def answer(request, invitation: Invitation, position: int, *, now):
-    questions = session_sync(invitation, now=now)
-    state = next((q for q in questions if q.position == position), None)
-    if state is None:
-        raise TakingError(_("There is no such question."), status=404)
+    # No session_sync here: the answer's own question is judged under its row lock (late
+    # answers included); the rest of the session is brought up to date by the next page
+    # and by the sweeper.
     try:
-        raw, submission_id = _read_answer(request, state.challenge.answer_format)
+        raw, submission_id = _read_answer(request)
         submission = answer_submit(
             invitation,
             position=position,
@@ -340,12 +324,20 @@ def answer(request, invitation: Invitation, position: int, *, now):
         messages.error(request, exc.message)
         return redirect("take:question", token=invitation.token, position=position)
     if _wants_json(request):
-        # Only the question's own columns change; its published challenge is frozen, so the
-        # one loaded above stays valid (a plain refresh_from_db() would load it again).
-        state.refresh_from_db(fields=QUESTION_MUTABLE_FIELDS)
+        state = submission.question or _question_state(invitation, position)
         status = 201 if submission.created else 200
-        return JsonResponse(_state_payload(invitation, state, now=now), status=status)
+        last = submission.answer if submission.created else None
+        payload = _state_payload(invitation, state, now=now, last=last)
+        return JsonResponse(payload, status=status)
     return redirect("take:question", token=invitation.token, position=position)
+
+
+def _question_state(invitation: Invitation, position: int) -> QuestionState:
+    return (
+        QuestionState.objects.select_related("challenge")
+        .filter(invitation=invitation, position=position)
+        .get()
+    )
 
 
 @require_POST
@@ -374,8 +366,11 @@ def state(request, invitation: Invitation, position: int, *, now):
     return JsonResponse(_state_payload(invitation, state, now=now))
 
 
-def _state_payload(invitation: Invitation, state: QuestionState, *, now) -> dict[str, Any]:
-    last = state.answers.order_by("-submitted_at").first()
+def _state_payload(
+    invitation: Invitation, state: QuestionState, *, now, last: Answer | None = None
+) -> dict[str, Any]:
+    if last is None:
+        last = state.answers.order_by("-submitted_at").first()
     challenge = state.challenge
     explanation = ""
     if challenge.explanation and explanation_visible(invitation.version, state):

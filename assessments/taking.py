@@ -27,7 +27,7 @@ from assessments.models.candidates import (
     Invitation,
     QuestionState,
 )
-from assessments.models.choices import CHOICE_FORMATS, FeedbackPolicy, Navigation
+from assessments.models.choices import CHOICE_FORMATS, AnswerFormat, FeedbackPolicy, Navigation
 from assessments.models.events import Event
 from grading.graders import AnswerError, get_grader
 from grading.jobs import execute, grading_job_create
@@ -264,10 +264,12 @@ def hint_reveal(invitation: Invitation, question: QuestionState, *, now: datetim
 
 @dataclass
 class Submission:
-    """What answering produced: the stored answer and whether it was new."""
+    """What answering produced: the stored answer, whether it was new, and the question as it
+    stands after it (None when the answer came back from an earlier request)."""
 
     answer: Answer
     created: bool
+    question: QuestionState | None = None
 
 
 def answer_submit(
@@ -302,18 +304,46 @@ def answer_submit(
             )
             if question is None:
                 raise TakingError(_("There is no such question."), status=404)
-            existing = Answer.objects.filter(question=question, submission_id=submission_id)
-            if (answer := existing.first()) is not None:
-                return Submission(answer, created=False)
+            # About to be refused (or recorded late): a repeated submission gets its answer
+            # back instead. An open question needs no look-up: a repeat there meets the
+            # unique constraint on insert.
+            repeat = None
+            if not _open_for_answers(invitation, question, now):
+                repeat = _submitted(invitation, position, submission_id)
+            if repeat is not None:
+                return Submission(repeat, created=False)
             submission = _accept(invitation, question, raw, submission_id, now, ip)
         _complete_when_done(invitation, question, now)
         return submission
     except IntegrityError:
-        # Only a concurrent insert of the same submission gets here: return it.
+        # Only a concurrent or repeated insert of the same submission gets here: return it.
         answer = _submitted(invitation, position, submission_id)
         if answer is None:
             raise
         return Submission(answer, created=False)
+
+
+def _open_for_answers(invitation: Invitation, question: QuestionState, now: datetime) -> bool:
+    return not (
+        question.is_closed
+        or question.pending
+        or question.attempts_used >= question.max_attempts
+        or _time_is_up(invitation, question, now)
+    )
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """An answer as a form sent it (every ``answer`` field); read once the format is known."""
+
+    values: list[str]
+
+
+def form_answer(values: list[str], answer_format: str) -> Any:
+    """A form's ``answer`` values as the grader reads them: a list only for multiple choice."""
+    if answer_format == AnswerFormat.MULTIPLE_CHOICE:
+        return values
+    return values[0] if len(values) == 1 else values
 
 
 def _submitted(invitation: Invitation, position: int, submission_id: str) -> Answer | None:
@@ -334,6 +364,12 @@ def _accept(
 ) -> Submission:
     if question.opened_at is None:
         raise TakingError(_("Open the question before answering it."), status=403)
+    answer_format = question.challenge.answer_format
+    if isinstance(raw, FormValues):
+        raw = form_answer(raw.values, answer_format)
+    if raw is None or raw == "" or raw == []:
+        choice = answer_format in CHOICE_FORMATS
+        raise TakingError(_("Choose an option.") if choice else _("Write an answer."), status=400)
     late = _time_is_up(invitation, question, now)
     if question.is_closed and not (late and question.closed_reason == QuestionState.Closed.TIME):
         raise TakingError(_("This question is closed."))
@@ -357,7 +393,7 @@ def _accept(
             now=now,
             detail={"late_by_seconds": round(late_by, 3)},
         )
-        return Submission(answer, created=True)
+        return Submission(answer, created=True, question=question)
     if question.pending:
         raise TakingError(_("Your previous answer is still being graded."))
     if question.attempts_used >= question.max_attempts:
@@ -394,12 +430,13 @@ def _accept(
         answer.save()
         question.pending = True
         question.save(update_fields=["attempts_used", "pending"])
-        return Submission(answer, created=True)
+        return Submission(answer, created=True, question=question)
     job = _grade_here(invitation, challenge, payload, now)
     answer.grading_job = job
-    answer.save()
-    _apply_verdict(invitation, question, answer, job, now)
-    return Submission(answer, created=True)
+    _verdict_to_answer(question, answer, job, now)
+    answer.save()  # one INSERT, verdict included
+    _verdict_to_question(question, answer, now)
+    return Submission(answer, created=True, question=question)
 
 
 def _check_choice(challenge: PublishedChallenge, raw: Any) -> None:
@@ -447,10 +484,16 @@ def _apply_verdict(
     job: GradingJob,
     now: datetime,
 ) -> None:
-    """Store a graded job's verdict on its answer and question; close and complete as due.
+    """Store a graded job's verdict on its (stored) answer and question; close as due.
 
     The caller holds the question's row lock.
     """
+    _verdict_to_answer(question, answer, job, now)
+    answer.save()
+    _verdict_to_question(question, answer, now)
+
+
+def _verdict_to_answer(question: QuestionState, answer: Answer, job: GradingJob, now) -> None:
     if job.status == GradingJob.Status.DONE:
         answer.status = Answer.Status.GRADED
         answer.correct = bool(job.correct)
@@ -464,7 +507,9 @@ def _apply_verdict(
         answer.feedback = _("Your answer could not be graded; it did not use an attempt.")
         question.attempts_used -= 1
     answer.graded_at = now
-    answer.save()
+
+
+def _verdict_to_question(question: QuestionState, answer: Answer, now: datetime) -> None:
     question.pending = False
     if answer.status == Answer.Status.GRADED:
         question.score = max(question.score, answer.score)
@@ -486,9 +531,10 @@ def _complete_when_done(invitation: Invitation, question: QuestionState, now: da
     """
     if not question.is_closed:
         return
-    invitation = Invitation.objects.select_related("version").get(pk=invitation.pk)
-    if invitation.status == Invitation.Status.STARTED:
-        _complete_if_over(invitation, session_questions(invitation), now)
+    fresh = Invitation.objects.select_related("version").get(pk=invitation.pk)
+    if fresh.status == Invitation.Status.STARTED:
+        _complete_if_over(fresh, session_questions(fresh), now)
+    invitation.status = fresh.status
 
 
 def answer_graded(*, job_id: int, now: datetime) -> Answer | None:
