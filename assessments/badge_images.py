@@ -14,7 +14,7 @@ from datetime import datetime
 from django.utils.html import escape
 
 SIZE = 400
-TITLE_LINE_CHARS = 18
+TITLE_LINE_CHARS = 16
 TITLE_LINES = 3
 FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
@@ -67,7 +67,7 @@ def badge_svg(
         '<circle cx="200" cy="200" r="176" fill="none" stroke="#ffffff" stroke-width="4" '
         'stroke-opacity="0.85"/>',
         '<text x="200" y="92" fill="#ffffff" font-size="40" aria-hidden="true">★</text>',
-        f'<text fill="#ffffff" font-size="30" font-weight="700">{tspans}</text>',
+        f'<text fill="#ffffff" font-size="28" font-weight="700">{tspans}</text>',
         f'<text x="200" y="{first_y + 34 * (len(title_lines) - 1) + 44}" fill="#ffffff" '
         f'font-size="17">{escape(_cut(organization, 30))}</text>',
     ]
