@@ -16,7 +16,10 @@ def compose():
 
 
 def test_compose_names_every_service_it_needs(compose):
-    assert {"web", "worker", "sandbox", "postgres", "redis"} <= set(compose["services"])
+    assert {"web", "worker", "beat", "sandbox", "postgres", "redis"} <= set(compose["services"])
+    # The sweepers live in the beat schedule: exactly one scheduler runs them.
+    assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    assert "config/gunicorn.py" in compose["services"]["web"]["command"]
 
 
 def test_compose_build_targets_exist_in_the_dockerfile(compose):
