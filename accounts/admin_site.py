@@ -163,3 +163,20 @@ class TenantInline:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self.can_edit(request)
+
+
+class ReadOnlyTenantInline(TenantInline):
+    """An inline of rows the application writes (a session's questions, delivery attempts):
+    shown, never added, changed or deleted by hand. Subclasses set ``fields``."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import TenantAdmin, TenantInline
+from accounts.admin_site import ReadOnlyTenantInline, TenantAdmin
 from assessments.invitations import (
     MAX_CANDIDATES_PER_BATCH,
     candidates_parse,
@@ -95,7 +95,7 @@ class InviteForm(forms.Form):
         return cleaned
 
 
-class QuestionStateInline(TenantInline, admin.TabularInline):
+class QuestionStateInline(ReadOnlyTenantInline, admin.TabularInline):
     model = QuestionState
     fields = (
         "position",
@@ -109,29 +109,11 @@ class QuestionStateInline(TenantInline, admin.TabularInline):
         "correct",
         "score",
     )
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class IntegritySignalInline(TenantInline, admin.TabularInline):
+class IntegritySignalInline(ReadOnlyTenantInline, admin.TabularInline):
     model = IntegritySignal
     fields = ("at", "kind", "question", "detail")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Invitation)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import TenantAdmin, TenantInline
+from accounts.admin_site import ReadOnlyTenantInline, TenantAdmin
 from assessments.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from assessments.webhooks import webhook_delivery_redeliver, webhook_endpoint_reset_if_enabled
 
@@ -79,21 +79,12 @@ class WebhookEndpointAdmin(TenantAdmin):
         super().save_model(request, obj, form, change)
 
 
-class WebhookAttemptInline(TenantInline, admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyTenantInline, admin.TabularInline):
     model = WebhookAttempt
     fields = (
         "number", "attempted_at", "manual", "status_code", "duration_ms", "error",
         "response_excerpt",
     )  # fmt: skip
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)

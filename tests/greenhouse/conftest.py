@@ -5,17 +5,13 @@ the completion PATCH."""
 from __future__ import annotations
 
 import base64
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.api_keys import api_key_create
 from tests.candidates.conftest import publish_set
+from tests.receiver import Receiver, Reply
 
 PROFILE_URL = "https://app.greenhouse.io/people/17681532?application_id=26234709"
 
@@ -30,72 +26,20 @@ def greenhouse_client(key: str) -> APIClient:
     return client
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """Greenhouse's side of the callback: answers each request with the next scripted
-    status (then 200) and keeps what came."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.statuses: deque[int] = deque()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self):
-                length = int(self.headers.get("Content-Length", 0))
-                body = self.rfile.read(length)
-                with receiver.lock:
-                    receiver.received.append(
-                        Received(
-                            self.command,
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            body,
-                        )
-                    )
-                    status = receiver.statuses.popleft() if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_PATCH = do_POST = do_PUT = do_GET = _any
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+class GreenhouseReceiver(Receiver):
+    """Greenhouse's side of the callback."""
 
     def url(self, test_id: int = 12345) -> str:
-        port = self.server.server_address[1]
-        return f"http://127.0.0.1:{port}/integrations/testing_partners/take_home_tests/{test_id}"
+        return f"{self.origin}/integrations/testing_partners/take_home_tests/{test_id}"
 
-    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            time.sleep(0.05)
-        raise AssertionError(f"expected {count} requests, got {len(self.received)}")
+    def fail_next(self, *statuses: int) -> None:
+        self.script(*(Reply(status, body=b"") for status in statuses))
 
 
 @pytest.fixture
 def receiver():
-    receiver = Receiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    with GreenhouseReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_a_failed_patch_is_retried_later(
     settings, sent, receiver, django_capture_on_commit_callbacks
 ):
     settings.WEBHOOK_RETRY_BASE_SECONDS = settings.WEBHOOK_RETRY_MAX_SECONDS = 30
-    receiver.statuses.extend([503])
+    receiver.fail_next(503)
     complete(sent, django_capture_on_commit_callbacks)
     before = timezone.now()
     delivered, callback = attempt(sent)

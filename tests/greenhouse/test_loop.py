@@ -74,7 +74,7 @@ def test_greenhouse_sends_a_test_hears_completion_and_reads_the_status(
 def test_a_patch_refused_at_first_is_retried_by_the_worker(
     tenant_a, key_a, gh_a, version_a, receiver, celery_worker
 ):
-    receiver.statuses.extend([502, 429])
+    receiver.fail_next(502, 429)
     body = send_test_body(version_a, receiver.url(777))
     interview = gh_a.post("/greenhouse/send_test", body, format="json").json()
     with tenant_context(tenant_a.organization):
