@@ -24,16 +24,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from assessments import webhook_transport
 from assessments.invitations import Candidate, invitations_create
-from assessments.models import ChallengeSet, ChallengeSetVersion, Event, Invitation
+from assessments.models import ChallengeSetVersion, Event, Invitation
 from assessments.models.greenhouse import GreenhouseCallback
 from assessments.results import invitation_result
-from assessments.webhooks import retry_after_seconds, webhook_retry_delay
+from assessments.selectors import latest_published_versions
+from assessments.webhooks import lease_claim, retry_after_seconds, webhook_retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -78,18 +79,7 @@ def credential_open(sealed: str) -> str | None:
 # --- reads --------------------------------------------------------------------------------
 def greenhouse_tests() -> QuerySet[ChallengeSetVersion]:
     """The context organization's published sets, each at its latest version, by title."""
-    latest = (
-        ChallengeSetVersion.objects.filter(challenge_set=OuterRef("challenge_set"))
-        .order_by("-number")
-        .values("number")[:1]
-    )
-    return (
-        ChallengeSetVersion.objects.filter(
-            challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
-        )
-        .select_related("challenge_set")
-        .order_by("title", "id")
-    )
+    return latest_published_versions().order_by("title", "id")
 
 
 def greenhouse_test_data(version: ChallengeSetVersion) -> dict[str, str]:
@@ -239,16 +229,7 @@ def greenhouse_event_apply(event: Event) -> None:
 def _claim(callback_id: int, now: datetime) -> bool:
     # A duplicate message (the sweeper's re-send, a broker redelivery) races for the same
     # due callback: one conditional update lets exactly one worker attempt it.
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30)
-    return bool(
-        GreenhouseCallback.objects.filter(
-            pk=callback_id,
-            status=GreenhouseCallback.Status.PENDING,
-            next_attempt_at__lte=now + timedelta(seconds=1),
-        )
-        .exclude(lease_until__gte=now)
-        .update(lease_until=lease)
-    )
+    return lease_claim(GreenhouseCallback.objects.filter(pk=callback_id), now)
 
 
 def _patch(url: str, plain_key: str) -> tuple[int | None, str, float | None]:

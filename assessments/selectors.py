@@ -36,3 +36,16 @@ def has_unpublished_changes(challenge_set: ChallengeSet) -> bool:
 def version_challenges(version: ChallengeSetVersion) -> QuerySet[PublishedChallenge]:
     """Return a version's frozen challenges in order."""
     return PublishedChallenge.objects.filter(version=version).order_by("position")
+
+
+def latest_published_versions() -> QuerySet[ChallengeSetVersion]:
+    """The latest version of every published set of the context organization: what can be
+    sent to candidates (the API's assessments, Greenhouse's tests)."""
+    latest = (
+        ChallengeSetVersion.objects.filter(challenge_set=OuterRef("challenge_set"))
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    return ChallengeSetVersion.objects.filter(
+        challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
+    ).select_related("challenge_set")

@@ -31,7 +31,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -259,20 +259,27 @@ def webhook_retry_delay(*, attempt_number: int, retry_after: float | None = None
 
 
 # --- one attempt --------------------------------------------------------------------------
-def _claim(delivery_id: int, now: datetime) -> bool:
-    # Duplicate messages (a sweeper re-send, a broker redelivery) race for the same due
-    # delivery: one conditional update lets exactly one of them attempt it.
+def lease_claim(rows: QuerySet, now: datetime) -> bool:
+    """Take a pending, due row (a delivery, a Greenhouse callback) for one attempt.
+
+    Duplicate messages (a sweeper re-send, a broker redelivery) race for the same row: one
+    conditional update lets exactly one of them attempt it, holding it for a lease long
+    enough for the attempt.
+    """
     lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30)
     return bool(
-        WebhookDelivery.objects.filter(
-            pk=delivery_id,
-            status=WebhookDelivery.Status.PENDING,
+        rows.filter(
+            status="pending",
             # A countdown may fire a little early by the database's clock.
             next_attempt_at__lte=now + timedelta(seconds=1),
         )
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .update(lease_until=lease)
     )
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    return lease_claim(WebhookDelivery.objects.filter(pk=delivery_id), now)
 
 
 def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime) -> None:

@@ -4,7 +4,7 @@ organization; another organization's objects are 404, exactly like missing ones.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -27,8 +27,9 @@ from assessments.api.serializers import (
     ResultSerializer,
 )
 from assessments.invitations import Candidate, invitation_cancel, invitations_create
-from assessments.models import ChallengeSet, ChallengeSetVersion, Invitation, PublishedChallenge
+from assessments.models import Invitation, PublishedChallenge
 from assessments.results import invitation_result
+from assessments.selectors import latest_published_versions
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -45,23 +46,12 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 def _latest_versions():
     """The latest version of every published set, with its challenges (2 queries)."""
-    latest = (
-        ChallengeSetVersion.objects.filter(challenge_set=OuterRef("challenge_set"))
-        .order_by("-number")
-        .values("number")[:1]
-    )
-    return (
-        ChallengeSetVersion.objects.filter(
-            challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
-        )
-        .select_related("challenge_set")
-        .prefetch_related(
-            Prefetch(
-                "challenges",
-                queryset=PublishedChallenge.objects.only(
-                    "id", "version_id", "difficulty", "kind", "time_limit"
-                ),
-            )
+    return latest_published_versions().prefetch_related(
+        Prefetch(
+            "challenges",
+            queryset=PublishedChallenge.objects.only(
+                "id", "version_id", "difficulty", "kind", "time_limit"
+            ),
         )
     )
 
