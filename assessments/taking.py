@@ -622,8 +622,9 @@ def client_changes_record(
     for kind, first, seen, name in checks:
         if not seen or seen == first:
             continue
+        # A key lookup, not JSON containment: it works on SQLite (the embedded default) too.
         known = IntegritySignal.objects.filter(
-            invitation=invitation, kind=kind, detail__contains={name: seen}
+            invitation=invitation, kind=kind, **{f"detail__{name}": seen}
         )
         if not known.exists():
             _signal(invitation, kind, now=now, detail={name: seen, "first": first})

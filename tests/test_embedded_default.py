@@ -24,6 +24,42 @@ def _env(tmp_path, emails, sandbox_socket):
     return env
 
 
+CANDIDATE_AND_API_FLOW = """
+import uuid
+from django.test import Client
+from accounts.api_keys import api_key_create
+from accounts.models import Organization, User
+from accounts.tenancy import tenant_context
+from assessments.models import Invitation, PublishedChallenge
+org = Organization.objects.get(slug='demo')
+invitation = Invitation.all_tenants.get(email='candidate@demo.example', status='invited')
+base = '/t/' + invitation.token
+client = Client(HTTP_HOST='127.0.0.1')
+other = Client(HTTP_HOST='127.0.0.1', REMOTE_ADDR='10.1.2.3', HTTP_USER_AGENT='Other/1.0')
+assert client.post(base + '/start/').status_code == 302
+for c in PublishedChallenge.all_tenants.filter(version=invitation.version).order_by('position'):
+    assert client.get(base + '/q/%d/' % c.position).status_code == 200
+    assert other.get(base + '/q/%d/' % c.position).status_code == 200
+    if c.hint:
+        assert client.post(base + '/q/%d/hint/' % c.position).status_code == 302
+    r = client.post(base + '/q/%d/answer/' % c.position,
+                    {'answer': c.key['correct'][0], 'submission_id': str(uuid.uuid4())})
+    assert r.status_code == 302, r.content[:300]
+assert client.get(base + '/results/').status_code == 200
+key = api_key_create(organization=org, name='embedded', actor=None)[1]
+api = Client(HTTP_HOST='127.0.0.1', HTTP_AUTHORIZATION='Bearer ' + key)
+result = api.get('/api/v1/invitations/%s/result/' % invitation.public_id).json()
+owner = Client(HTTP_HOST='127.0.0.1')
+owner.force_login(User.objects.get(email='owner@demo.example'))
+csv = owner.get('/admin/assessments/invitation/export.csv').content.decode()
+assert 'candidate@demo.example' in csv
+kinds = {s['kind'] for s in result['integrity_signals']}
+assert {'ip_changed', 'user_agent_changed', 'hint'} <= kinds, kinds
+print('FLOW OK', result['status'], result['score'], result['percent'],
+      'badge' if result['badge_awarded'] else 'no badge')
+"""
+
+
 def _manage(env, *args):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -76,5 +112,9 @@ def test_worker_on_embedded_broker_sends_invitation_email(tmp_path, sandbox_sock
         assert (
             '"vendor": "sqlite"' in health.stdout and '"transport": "filesystem"' in health.stdout
         )
+        # The candidate side and the API on SQLite: the demo candidate takes the test (from
+        # a second address and browser too), an HR key reads the result and the CSV export.
+        flow = _manage(env, "shell", "-c", CANDIDATE_AND_API_FLOW)
+        assert "FLOW OK completed 5.0 100.0 badge" in flow.stdout, flow.stdout + flow.stderr
     finally:
         stop_process_group(worker, timeout=30)
