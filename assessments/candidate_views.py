@@ -2,8 +2,9 @@
 
 A candidate has no account: the invitation's token in the URL is the credential. Every
 view finds the invitation by its token, enters its organization's tenant context and lets
-``assessments.taking`` decide; pages work without JavaScript (forms post and redirect), and
-``static/js/take.js`` adds the countdown, pending verdicts and integrity signals.
+``assessments.taking`` and ``assessments.answering`` decide; pages work without JavaScript
+(forms post and redirect), and ``static/js/take.js`` adds the countdown, pending verdicts
+and integrity signals.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import tenant_context
+from assessments.answering import FormValues, answer_submit
 from assessments.models import Answer, BadgeAward, Invitation, QuestionState
 from assessments.models.choices import KIND_ICONS, AnswerFormat, Navigation
 from assessments.rendering import highlight_python, render_markdown
 from assessments.taking import (
-    FormValues,
     TakingError,
-    answer_submit,
     client_changes_record,
     current_position,
     explanation_visible,

@@ -7,12 +7,12 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
+from assessments.answering import answer_graded as answer_graded_apply
 from assessments.greenhouse import greenhouse_callback_attempt, greenhouse_callbacks_resend
 from assessments.invitations import invitation_email_send, invitations_expire
 from assessments.keys import key_check_finish
 from assessments.models import KeyCheckJob
 from assessments.models.candidates import Invitation
-from assessments.taking import answer_graded as answer_graded_apply
 from assessments.taking import session_sync, sessions_overdue
 from assessments.webhooks import webhook_deliveries_resend, webhook_delivery_attempt
 
