@@ -14,14 +14,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.fernet import InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Organization, User
+from accounts.sealing import sealing_fernet
 from accounts.tenancy import CrossTenantWrite, current_organization_id
 from assessments.models import BadgeSigningKey
 
@@ -44,16 +44,7 @@ def _fernet() -> MultiFernet:
     # seals. The others only open: the active key sealed under a previous secret (listed in
     # SECRET_KEY_FALLBACKS) keeps signing until the next rotation seals a new one. Retired
     # keys are never opened again: their credentials are stored signed.
-    secrets = [settings.BADGE_SIGNING_SECRET] if settings.BADGE_SIGNING_SECRET else []
-    secrets += [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-
-    def derive(secret: str) -> Fernet:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"badge-signing-key"
-        ).derive(secret.encode())
-        return Fernet(base64.urlsafe_b64encode(key))
-
-    return MultiFernet([derive(s) for s in secrets])
+    return sealing_fernet(b"badge-signing-key", dedicated_secret=settings.BADGE_SIGNING_SECRET)
 
 
 def private_key_seal(private_key: Ed25519PrivateKey) -> str:

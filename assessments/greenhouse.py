@@ -18,9 +18,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -28,6 +26,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.sealing import sealing_fernet
 from assessments import webhook_transport
 from assessments.invitations import Candidate, invitations_create
 from assessments.models import ChallengeSetVersion, Event, Invitation
@@ -52,15 +51,8 @@ PARTNER_STATUS = {
 
 # --- the stored credential ----------------------------------------------------------------
 def _fernet() -> MultiFernet:
-    # One key per secret key, the current one first: SECRET_KEY_FALLBACKS keep a rotation
-    # from losing the callbacks still waiting.
-    def derive(secret: str) -> Fernet:
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"greenhouse-callback-key"
-        ).derive(secret.encode())
-        return Fernet(base64.urlsafe_b64encode(key))
-
-    return MultiFernet([derive(s) for s in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]])
+    # SECRET_KEY_FALLBACKS keep a rotation from losing the callbacks still waiting.
+    return sealing_fernet(b"greenhouse-callback-key")
 
 
 def credential_seal(plain: str) -> str:
