@@ -1,8 +1,8 @@
 """Public badge URLs: per award under /badges/<uuid>/, per organization under /issuers/<uuid>/.
 
-The page itself, /badges/<uuid>/, is routed in config/urls.py. Organizations are named by
-their public UUID, never their slug: these URLs are signed into credentials and must not
-change when an organization is renamed.
+The page itself, /badges/<uuid>/ (``badge_views.badge_detail``), is routed in
+config/urls.py. Organizations are named by their public UUID, never their slug: these URLs
+are signed into credentials and must not change when an organization is renamed.
 """
 
 from django.urls import path

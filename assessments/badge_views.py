@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -73,6 +76,14 @@ def _signed(award: BadgeAward) -> BadgeAward:
         with tenant_context(award.organization_id):
             badge_credential_issue(award, now=timezone.now())
     return award
+
+
+@require_GET
+def badge_detail(request: HttpRequest, public_id) -> HttpResponse:
+    """A badge's public page: anyone with the link can check it."""
+    award = _award(public_id)
+    url = settings.SITE_URL + reverse("badge-detail", args=[award.public_id])
+    return render(request, "assessments/badge.html", {"award": award, "url": url})
 
 
 @require_GET

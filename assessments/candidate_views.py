@@ -16,9 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -464,25 +463,5 @@ def results(request, invitation: Invitation, *, now):
             "correct": sum(1 for q in questions if q.correct),
             "total": len(questions),
             "hints": sum(1 for q in questions if q.hint_revealed_at),
-        },
-    )
-
-
-@require_GET
-def badge_detail(request, public_id):
-    """A badge's public page: anyone with the link can check it."""
-    award = (
-        BadgeAward.all_tenants.select_related("version", "organization")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if award is None:
-        raise Http404(_("No such badge."))
-    return render(
-        request,
-        "assessments/badge.html",
-        {
-            "award": award,
-            "url": settings.SITE_URL + reverse("badge-detail", args=[award.public_id]),
         },
     )

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from assessments.candidate_views import badge_detail
+from assessments.badge_views import badge_detail
 from assessments.report_views import report_shared
 from config.health import healthz
 
