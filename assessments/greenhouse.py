@@ -33,7 +33,12 @@ from assessments.models import ChallengeSetVersion, Event, Invitation
 from assessments.models.greenhouse import GreenhouseCallback
 from assessments.results import invitation_result
 from assessments.selectors import latest_published_versions
-from assessments.webhooks import lease_claim, retry_after_seconds, webhook_retry_delay
+from assessments.webhooks import (
+    lease_claim,
+    lost_messages_resend,
+    retry_after_seconds,
+    webhook_retry_delay,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -316,21 +321,7 @@ def greenhouse_callback_attempt(*, callback_id: int) -> bool | None:
 
 
 def greenhouse_callbacks_resend(*, now: datetime, batch: int = 1000) -> int:
-    """Send the task of every due callback, of every organization, that no worker holds and
-    whose last message should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago; return how many."""
-    overdue = now - timedelta(seconds=settings.WEBHOOK_LOST_AFTER_SECONDS)
-    due = list(
-        GreenhouseCallback.all_tenants.filter(
-            status=GreenhouseCallback.Status.PENDING, next_attempt_at__lte=now
-        )
-        .exclude(lease_until__gte=now)
-        .exclude(enqueued_at__gt=overdue)
-        .order_by("next_attempt_at")
-        .values_list("organization_id", "pk")[:batch]
+    """Re-send lost callback messages, of every organization; return how many."""
+    return lost_messages_resend(
+        GreenhouseCallback.all_tenants.all(), _send_task, now=now, batch=batch
     )
-    if not due:
-        return 0
-    GreenhouseCallback.all_tenants.filter(pk__in=[pk for _, pk in due]).update(enqueued_at=now)
-    for organization_id, callback_id in due:
-        _send_task(organization_id, callback_id)
-    return len(due)

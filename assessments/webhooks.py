@@ -458,14 +458,12 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: User | None)
         transaction.on_commit(partial(_send_task, locked.organization_id, locked.pk))
 
 
-def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
-    """Send the task of every due delivery, of every organization, that no worker holds and
-    whose last message should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago; return how many."""
+def lost_messages_resend(rows: QuerySet, send_task, *, now: datetime, batch: int) -> int:
+    """Send again the task of every due row (a delivery, a Greenhouse callback) that no worker
+    holds and whose last message should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago."""
     overdue = now - timedelta(seconds=settings.WEBHOOK_LOST_AFTER_SECONDS)
     due = list(
-        WebhookDelivery.all_tenants.filter(
-            status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
-        )
+        rows.filter(status="pending", next_attempt_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=overdue))
         .order_by("next_attempt_at")
@@ -473,7 +471,12 @@ def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
     )
     if not due:
         return 0
-    WebhookDelivery.all_tenants.filter(pk__in=[pk for _, pk in due]).update(enqueued_at=now)
-    for organization_id, delivery_id in due:
-        _send_task(organization_id, delivery_id)
+    rows.filter(pk__in=[pk for _, pk in due]).update(enqueued_at=now)
+    for organization_id, pk in due:
+        send_task(organization_id, pk)
     return len(due)
+
+
+def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
+    """Re-send lost delivery messages, of every organization; return how many."""
+    return lost_messages_resend(WebhookDelivery.all_tenants.all(), _send_task, now=now, batch=batch)
