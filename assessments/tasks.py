@@ -7,14 +7,17 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.answering import answer_graded as answer_graded_apply
-from assessments.greenhouse import greenhouse_callback_attempt, greenhouse_callbacks_resend
-from assessments.invitations import invitation_email_send, invitations_expire
-from assessments.keys import key_check_finish
-from assessments.models import KeyCheckJob
-from assessments.models.candidates import Invitation
-from assessments.taking import session_sync, sessions_overdue
-from assessments.webhooks import webhook_deliveries_resend, webhook_delivery_attempt
+from assessments.authoring.key_checks import key_check_finish
+from assessments.authoring.models import KeyCheckJob
+from assessments.hr.greenhouse.services import (
+    greenhouse_callback_attempt,
+    greenhouse_callbacks_resend,
+)
+from assessments.hr.webhooks.services import webhook_deliveries_resend, webhook_delivery_attempt
+from assessments.invitations.models import Invitation
+from assessments.invitations.services import invitation_email_send, invitations_expire
+from assessments.taking.answering import answer_graded as answer_graded_apply
+from assessments.taking.session import session_sync, sessions_overdue
 
 
 @shared_task(acks_late=True, queue="default", routing_key="default")

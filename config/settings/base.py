@@ -172,7 +172,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "assessments.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "assessments.hr.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 # Requests per API key ("N/second", "N/minute", "N/hour"); over it: 429 with Retry-After.

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
+from assessments.authoring.publishing import challenge_set_publish
 from assessments.models import (
     Answer,
     ChallengeSetVersion,
@@ -20,7 +21,6 @@ from assessments.models import (
     PublishedChallenge,
     QuestionState,
 )
-from assessments.publishing import challenge_set_publish
 from tests.factories import ChallengeFactory, ChallengeOptionFactory, ChallengeSetFactory
 
 T0 = timezone.now().replace(microsecond=0) - timedelta(days=1)

@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments import analytics
-from assessments.analytics import set_analytics
+from assessments.authoring.publishing import challenge_set_publish
 from assessments.models import Challenge, ChallengeOption, Invitation
-from assessments.publishing import challenge_set_publish
+from assessments.reports import analytics
+from assessments.reports.analytics import set_analytics
 from tests.analytics.conftest import Q, publish_analytics_set, session
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from assessments import charts
+from assessments.reports import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -175,7 +175,7 @@ def test_idempotency_key_replays_refuses_other_bodies_and_running_requests(
 def _fingerprint_of(body) -> str:
     from rest_framework.test import APIRequestFactory
 
-    from assessments.api.idempotency import _fingerprint
+    from assessments.hr.api.idempotency import _fingerprint
 
     class _Request:
         method = "POST"

@@ -210,7 +210,7 @@ def test_set_list_runs_a_constant_number_of_queries(author_client, tenant_a):
 
 
 def test_pending_changes_follow_edits_and_publishing(author_client, tenant_a):
-    from assessments.selectors import challenge_sets_with_summary, has_unpublished_changes
+    from assessments.authoring.selectors import challenge_sets_with_summary, has_unpublished_changes
 
     author_client.post("/admin/assessments/challengeset/import/", {"text": NO_CODE})
     with tenant_context(tenant_a.organization):
@@ -243,7 +243,7 @@ def test_deleting_a_challenge_is_audited_and_refreshes_the_draft(author_client, 
         event = AuditEvent.objects.get(action="deleted")
         assert event.target_repr == "To delete" and event.actor == tenant_a.author
         challenge_set.refresh_from_db()
-        from assessments.services import challenge_set_content, content_hash
+        from assessments.authoring.services import challenge_set_content, content_hash
 
         assert challenge_set.draft_hash == content_hash(challenge_set_content(challenge_set))
 

@@ -5,8 +5,8 @@ import pytest
 from accounts.models import AuditEvent, MemberInvitation, Membership
 from accounts.services import member_invite
 from accounts.tenancy import tenant_context
+from assessments.authoring.publishing import challenge_set_publish
 from assessments.models import Challenge, ChallengeOption, ChallengeSet
-from assessments.publishing import challenge_set_publish
 from tests.conftest import login
 from tests.factories import ChallengeSetFactory, challenge_with_options
 

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.tenancy import tenant_context
-from assessments.content import ContentError, parse_challenge_set
+from assessments.authoring.content import ContentError, parse_challenge_set
+from assessments.authoring.services import challenge_set_export_yaml, challenge_set_import
 from assessments.models import Challenge, ChallengeSet
-from assessments.services import challenge_set_export_yaml, challenge_set_import
 from tests.processes import run_manage
 
 VALID = textwrap.dedent(

@@ -4,10 +4,10 @@ import pytest
 
 from accounts.models import AuditEvent
 from accounts.tenancy import tenant_context
+from assessments.authoring.models.versions import FrozenRowError
+from assessments.authoring.publishing import PublishRefused, challenge_set_publish
+from assessments.authoring.services import challenge_set_archive, challenge_set_duplicate
 from assessments.models import ChallengeSet, PublishedChallenge
-from assessments.models.versions import FrozenRowError
-from assessments.publishing import PublishRefused, challenge_set_publish
-from assessments.services import challenge_set_archive, challenge_set_duplicate
 from tests.factories import ChallengeFactory, ChallengeSetFactory, challenge_with_options
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tenancy import tenant_context
 from assessments.models import BadgeAward, ChallengeSetVersion, QuestionState
-from assessments.taking import session_complete, session_start
+from assessments.taking.session import session_complete, session_start
 from tests.candidates.conftest import invite, publish_set
 
 

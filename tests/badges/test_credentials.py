@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from accounts.tenancy import tenant_context
-from assessments.badges import badge_credential_issue
+from assessments.badges.services import badge_credential_issue
 from assessments.models import BadgeAward
 from tests.badges.conftest import earn_badge, fetch_jwks, fetch_jwt, verify
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.tenancy import CrossTenantWrite, tenant_context
-from assessments.badge_keys import (
+from assessments.badges.models import ActiveSigningKeyDeletion
+from assessments.badges.signing_keys import (
     SigningKeyUnreadable,
     _private_key_open,
     b64url,
@@ -17,7 +18,6 @@ from assessments.badge_keys import (
     signing_key_delete,
 )
 from assessments.models import BadgeSigningKey
-from assessments.models.badges import ActiveSigningKeyDeletion
 from tests.badges.conftest import earn_badge, fetch_jwks, fetch_jwt, verify
 from tests.candidates.conftest import publish_set
 from tests.conftest import login

@@ -36,7 +36,7 @@ def publish_timed_set(time_limits: list[int]) -> Invitation:
     The options are the factory's: "It normalizes at eval time" is the correct one.
     """
     from accounts.tenancy import tenant_context
-    from assessments.publishing import challenge_set_publish
+    from assessments.authoring.publishing import challenge_set_publish
     from tests.candidates.conftest import invite
     from tests.factories import ChallengeSetFactory, OrganizationFactory, challenge_with_options
 

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.invitations import Candidate, invitations_create
+from assessments.authoring.publishing import challenge_set_publish
+from assessments.invitations.services import Candidate, invitations_create
 from assessments.models import ChallengeSetVersion, Invitation
-from assessments.publishing import challenge_set_publish
 from tests.factories import ChallengeFactory, ChallengeSetFactory, challenge_with_options
 
 HINT = "Think about eval mode (hint text)."

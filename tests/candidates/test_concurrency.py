@@ -10,9 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.answering import answer_submit
 from assessments.models import Answer, Invitation, QuestionState
-from assessments.taking import TakingError, question_open, session_questions, session_start
+from assessments.taking.answering import answer_submit
+from assessments.taking.session import TakingError, question_open, session_questions, session_start
 from tests.candidates.conftest import invite, publish_set, wrong_option
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.invitations import invitation_cancel, invitations_expire
+from assessments.invitations.services import invitation_cancel, invitations_expire
 from assessments.models import Event, Invitation
 from tests.candidates.conftest import correct_option, invite
 

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from accounts.tenancy import tenant_context
-from assessments.publishing import challenge_set_publish
+from assessments.authoring.publishing import challenge_set_publish
 from tests.candidates.conftest import invite
 from tests.factories import ChallengeFactory, ChallengeOptionFactory, ChallengeSetFactory
 

@@ -324,7 +324,7 @@ def test_options_are_shuffled_per_candidate_with_a_stable_order(client, version)
 
 
 def test_terminal_states_never_change(client, version, invitation):
-    from assessments.invitations import invitation_cancel
+    from assessments.invitations.services import invitation_cancel
 
     start(client, invitation)
     with tenant_context(invitation.organization_id):

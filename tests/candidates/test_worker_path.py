@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.invitations import Candidate, invitations_create
+from assessments.authoring.publishing import challenge_set_publish
+from assessments.invitations.services import Candidate, invitations_create
 from assessments.models import Answer, BadgeAward, Invitation, QuestionState
-from assessments.publishing import challenge_set_publish
 from assessments.tasks import sweep_sessions
 from grading.jobs import grading_job_create, grading_job_run
 from tests.accounts.test_invitation_email_worker import _sent_messages

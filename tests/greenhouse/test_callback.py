@@ -13,11 +13,14 @@ from django.utils import timezone
 from accounts.api_keys import api_key_revoke
 from accounts.models import ApiKey
 from accounts.tenancy import tenant_context
-from assessments import greenhouse
-from assessments.greenhouse import greenhouse_callback_attempt, greenhouse_callbacks_resend
-from assessments.invitations import invitation_cancel
+from assessments.hr.greenhouse import services as greenhouse
+from assessments.hr.greenhouse.services import (
+    greenhouse_callback_attempt,
+    greenhouse_callbacks_resend,
+)
+from assessments.invitations.services import invitation_cancel
 from assessments.models import GreenhouseCallback, Invitation
-from assessments.taking import session_complete, session_start
+from assessments.taking.session import session_complete, session_start
 from tests.candidates.conftest import invite
 from tests.greenhouse.conftest import send_test_body
 
@@ -99,7 +102,8 @@ def test_the_sweeper_resends_a_due_callback_whose_message_was_lost(
     complete(sent, django_capture_on_commit_callbacks)
     sent_tasks = []
     monkeypatch.setattr(
-        "assessments.greenhouse._send_task", lambda org, pk, countdown=None: sent_tasks.append(pk)
+        "assessments.hr.greenhouse.services._send_task",
+        lambda org, pk, countdown=None: sent_tasks.append(pk),
     )
     now = timezone.now()
     assert greenhouse_callbacks_resend(now=now) == 0  # its message is not overdue yet

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from accounts.api_keys import api_key_revoke
 from accounts.tenancy import tenant_context
-from assessments.greenhouse import credential_open
+from assessments.authoring.publishing import challenge_set_publish
+from assessments.hr.greenhouse.services import credential_open
 from assessments.models import GreenhouseCallback, Invitation
-from assessments.publishing import challenge_set_publish
-from assessments.taking import session_complete, session_start
+from assessments.taking.session import session_complete, session_start
 from tests.candidates.conftest import publish_set
 from tests.factories import ChallengeSetFactory
 from tests.greenhouse.conftest import basic, greenhouse_client, send_test_body

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.tenancy import tenant_context
 from assessments.models import GreenhouseCallback, Invitation
-from assessments.taking import session_complete, session_start
+from assessments.taking.session import session_complete, session_start
 from tests.candidates.conftest import correct_option
 from tests.greenhouse.conftest import basic, send_test_body
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.tenancy import tenant_context
 from assessments.models import Invitation
-from assessments.report_links import report_share_url
+from assessments.reports.share_links import report_share_url
 from tests.candidates.conftest import correct_option, invite, publish_set, wrong_option
 from tests.conftest import login
 

@@ -12,13 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.invitations import invitation_cancel
-from assessments.models import Event, WebhookDelivery, WebhookEndpoint
-from assessments.webhooks import (
+from assessments.hr.webhooks.services import (
     retry_after_seconds,
     webhook_delivery_attempt,
     webhook_retry_delay,
 )
+from assessments.invitations.services import invitation_cancel
+from assessments.models import Event, WebhookDelivery, WebhookEndpoint
 from tests.candidates.conftest import invite
 from tests.webhooks.conftest import Reply, endpoint_for, signature_valid
 

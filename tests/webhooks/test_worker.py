@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments import webhooks
-from assessments.invitations import invitation_cancel
+from assessments.hr.webhooks import services as webhooks
+from assessments.invitations.services import invitation_cancel
 from assessments.models import Event, WebhookAttempt, WebhookDelivery
 from assessments.tasks import deliver_webhook, sweep_webhook_deliveries
 from tests.candidates.conftest import invite

@@ -9,10 +9,10 @@ from django.db import transaction
 from accounts.models import Membership, Organization, Role, User
 from accounts.services import organization_create
 from accounts.tenancy import tenant_context
-from assessments.invitations import Candidate, invitations_create
+from assessments.authoring.services import challenge_set_import
+from assessments.invitations.models import Invitation
+from assessments.invitations.services import Candidate, invitations_create
 from assessments.management.commands._keys import publish_with_verified_keys
-from assessments.models import Invitation
-from assessments.services import challenge_set_import
 
 DEMO_FILE = Path(settings.BASE_DIR) / "assessments" / "demo" / "batchnorm-mastery.yaml"
 DEMO_ORG = ("Demo Academy", "demo")

@@ -2,8 +2,8 @@
 
 from django.core.management.base import CommandError
 
-from assessments.keys import key_check_run_inline, key_check_start
-from assessments.models import ChallengeSet, KeyCheck
+from assessments.authoring.key_checks import key_check_run_inline, key_check_start
+from assessments.authoring.models import ChallengeSet, KeyCheck
 from grading.jobs import sandbox_client
 from grading.sandbox.client import SandboxUnavailable
 

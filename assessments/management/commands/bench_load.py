@@ -25,6 +25,7 @@ from django.db.models import Count, Q
 
 from accounts.models import Organization
 from accounts.tenancy import tenant_context
+from assessments.authoring.models import ChallengeSetVersion
 from assessments.bench.load import (
     ANSWER,
     OTHER,
@@ -35,9 +36,9 @@ from assessments.bench.load import (
     run_baseline,
     run_candidates,
 )
-from assessments.invitations import Candidate, invitations_create
-from assessments.models import ChallengeSetVersion, Invitation
-from assessments.models.candidates import Answer, QuestionState
+from assessments.invitations.models import Invitation
+from assessments.invitations.services import Candidate, invitations_create
+from assessments.taking.models import Answer, QuestionState
 from grading.models import GradingJob
 
 DEMO_ORG, DEMO_SET = "demo", "batchnorm-mastery"

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.tenancy import tenant_context
+from assessments.authoring.models import ChallengeSet
+from assessments.authoring.services import challenge_set_export_yaml
 from assessments.management.commands._org import organization_from_slug
-from assessments.models import ChallengeSet
-from assessments.services import challenge_set_export_yaml
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.tenancy import tenant_context
-from assessments.content import ContentError
+from assessments.authoring.content import ContentError
+from assessments.authoring.services import challenge_set_import
 from assessments.management.commands._org import organization_from_slug
-from assessments.services import challenge_set_import
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.tenancy import tenant_context
+from assessments.authoring.models import ChallengeSet
 from assessments.management.commands._keys import publish_with_verified_keys
 from assessments.management.commands._org import organization_from_slug
-from assessments.models import ChallengeSet
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.db.models import Q
 
 from accounts.models import Organization
 from accounts.tenancy import tenant_context
-from assessments.keys import key_job_create, printed_tolerance
-from assessments.models import PublishedChallenge
-from assessments.models.choices import AnswerFormat, Kind
+from assessments.authoring.key_checks import key_job_create, printed_tolerance
+from assessments.authoring.models import PublishedChallenge
+from assessments.core.choices import AnswerFormat, Kind
 from grading.graders.code import compare_result
 from grading.jobs import grading_job_run, sandbox_client
 from grading.models import GradingJob

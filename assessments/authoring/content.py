@@ -1,0 +1,304 @@
+"""Challenge sets as YAML files: parse and validate, and write back.
+
+The format is documented in docs/challenge-format.md. ``parse_challenge_set`` checks a
+whole file before anything is written and raises ``ContentError`` listing every problem
+with the challenge and field it concerns; ``dump_challenge_set`` writes YAML that parses
+back to the same content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from assessments.core.choices import (
+    ATTEMPTS_RANGE,
+    FORMATS_BY_KIND,
+    KINDS_WITH_CODE,
+    TIME_LIMIT_RANGE,
+    Difficulty,
+    FeedbackPolicy,
+    Kind,
+    Navigation,
+)
+from grading.formats import ConfigError, OptionSpec, validate_grading_config
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_FILE_BYTES = 1_000_000
+
+SET_FIELDS = {
+    "title", "slug", "tagline", "badge", "description", "navigation", "time_limit", "feedback",
+    "challenges",
+}  # fmt: skip
+CHALLENGE_FIELDS = {
+    "kind", "title", "difficulty", "time_limit", "max_attempts", "points", "prompt", "code",
+    "hint", "explanation", "answer_format", "grading", "options",
+}  # fmt: skip
+
+
+class ContentError(ValueError):
+    """The file is not a valid challenge set; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class OptionData:
+    text: str
+    correct: bool
+
+
+@dataclass
+class ChallengeData:
+    kind: str
+    title: str
+    difficulty: str
+    time_limit: int
+    max_attempts: int
+    points: int
+    prompt: str
+    code: str
+    hint: str
+    explanation: str
+    answer_format: str
+    grading: dict[str, Any]
+    options: list[OptionData] = field(default_factory=list)
+
+
+@dataclass
+class ChallengeSetData:
+    title: str
+    slug: str
+    tagline: str
+    badge: str
+    description: str
+    navigation: str
+    time_limit: int | None
+    feedback: str
+    challenges: list[ChallengeData]
+
+
+class _Collector:
+    """Gather problems instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+
+def _str(data: dict, key: str, where: str, errors: _Collector, *, required: bool) -> str:
+    value = data.get(key)
+    if value is None:
+        if required:
+            errors.add(where, f"field '{key}' is required")
+        return ""
+    if not isinstance(value, str):
+        errors.add(where, f"field '{key}' must be text, not {type(value).__name__}")
+        return ""
+    if required and not value.strip():
+        errors.add(where, f"field '{key}' must not be empty")
+    return value.strip("\n") if key in {"code"} else value.strip()
+
+
+def _int(
+    data: dict,
+    key: str,
+    where: str,
+    errors: _Collector,
+    *,
+    default: int | None,
+    bounds: tuple[int, int],
+) -> int | None:
+    value = data.get(key, default)
+    if value is None:
+        if default is None and key in data:
+            return None
+        if default is None:
+            errors.add(where, f"field '{key}' is required")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.add(where, f"field '{key}' must be a whole number, not {value!r}")
+        return default
+    low, high = bounds
+    if not low <= value <= high:
+        errors.add(where, f"field '{key}' must be between {low} and {high}, not {value}")
+    return value
+
+
+def _choice(data: dict, key: str, where: str, errors: _Collector, choices, default=None) -> str:
+    value = data.get(key, default)
+    if value is None:
+        errors.add(where, f"field '{key}' is required")
+        return ""
+    if value not in choices.values:
+        errors.add(
+            where, f"field '{key}' must be one of {', '.join(choices.values)}, not {value!r}"
+        )
+        return ""
+    return value
+
+
+def _options(raw: Any, where: str, errors: _Collector) -> list[OptionData]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        errors.add(where, "field 'options' must be a list")
+        return []
+    options = []
+    for index, item in enumerate(raw, start=1):
+        here = f"{where}, option {index}"
+        if not isinstance(item, dict):
+            errors.add(here, "must be a mapping with 'text' and 'correct'")
+            continue
+        unknown = sorted(set(item) - {"text", "correct"})
+        if unknown:
+            errors.add(here, f"unknown field(s) {', '.join(unknown)}")
+        text = item.get("text")
+        if not isinstance(text, str | int | float) or isinstance(text, bool) or str(text) == "":
+            errors.add(here, "field 'text' is required and must be text")
+            text = ""
+        correct = item.get("correct", False)
+        if not isinstance(correct, bool):
+            errors.add(here, f"field 'correct' must be true or false, not {correct!r}")
+            correct = False
+        options.append(OptionData(text=str(text).strip("\n"), correct=correct))
+    return options
+
+
+def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None:
+    title = raw.get("title") if isinstance(raw, dict) else None
+    where = f"challenge {index}" + (f" ({title!r})" if isinstance(title, str) else "")
+    if not isinstance(raw, dict):
+        errors.add(where, "must be a mapping")
+        return None
+    before = len(errors.problems)
+    unknown = sorted(set(raw) - CHALLENGE_FIELDS)
+    if unknown:
+        errors.add(where, f"unknown field(s) {', '.join(unknown)}")
+    kind = _choice(raw, "kind", where, errors, Kind)
+    data = ChallengeData(
+        kind=kind,
+        title=_str(raw, "title", where, errors, required=True),
+        difficulty=_choice(raw, "difficulty", where, errors, Difficulty),
+        time_limit=_int(raw, "time_limit", where, errors, default=None, bounds=TIME_LIMIT_RANGE)
+        or 0,
+        max_attempts=_int(raw, "max_attempts", where, errors, default=2, bounds=ATTEMPTS_RANGE)
+        or 0,
+        points=_int(raw, "points", where, errors, default=1, bounds=(0, 1000)) or 0,
+        prompt=_str(raw, "prompt", where, errors, required=True),
+        code=_str(raw, "code", where, errors, required=False),
+        hint=_str(raw, "hint", where, errors, required=False),
+        explanation=_str(raw, "explanation", where, errors, required=False),
+        answer_format="",
+        grading={},
+        options=_options(raw.get("options"), where, errors),
+    )
+    if kind:
+        allowed = FORMATS_BY_KIND[kind]
+        answer_format = raw.get("answer_format", allowed[0])
+        if answer_format not in allowed:
+            errors.add(
+                where,
+                f"field 'answer_format' for kind {kind} must be one of {', '.join(allowed)}, "
+                f"not {answer_format!r}",
+            )
+        else:
+            data.answer_format = answer_format
+        if kind in KINDS_WITH_CODE and not data.code.strip():
+            errors.add(where, f"field 'code' is required for kind {kind}")
+        if kind not in KINDS_WITH_CODE and data.code.strip():
+            errors.add(where, f"field 'code' is not used by kind {kind}; remove it")
+    if data.answer_format and len(errors.problems) == before:
+        try:
+            data.grading = validate_grading_config(
+                data.answer_format,
+                raw.get("grading"),
+                [OptionSpec(text=o.text, correct=o.correct) for o in data.options],
+            )
+        except ConfigError as exc:
+            errors.add(where, f"field '{exc.field}': {exc.message}")
+    return data
+
+
+def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
+    """Parse and validate a whole file; raise ``ContentError`` with every problem found."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise ContentError([f"file: larger than {MAX_FILE_BYTES} bytes"])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContentError(
+                [f"file: not UTF-8 text ({exc.reason} at byte {exc.start})"]
+            ) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContentError([f"{where}: not valid YAML: {problem}"]) from exc
+    if not isinstance(raw, dict):
+        raise ContentError(["file: must be a mapping with title, slug and challenges"])
+    errors = _Collector()
+    where = "set"
+    unknown = sorted(set(raw) - SET_FIELDS)
+    if unknown:
+        errors.add(where, f"unknown field(s) {', '.join(unknown)}")
+    slug = _str(raw, "slug", where, errors, required=True)
+    if slug and not SLUG_RE.match(slug):
+        errors.add(
+            where, f"field 'slug' must be lowercase letters, digits and hyphens, not {slug!r}"
+        )
+    raw_challenges = raw.get("challenges")
+    challenges: list[ChallengeData] = []
+    if not isinstance(raw_challenges, list) or not raw_challenges:
+        errors.add(where, "field 'challenges' must be a non-empty list")
+    else:
+        for index, item in enumerate(raw_challenges, start=1):
+            challenge = _challenge(item, index, errors)
+            if challenge is not None:
+                challenges.append(challenge)
+    data = ChallengeSetData(
+        title=_str(raw, "title", where, errors, required=True),
+        slug=slug,
+        tagline=_str(raw, "tagline", where, errors, required=False),
+        badge=_str(raw, "badge", where, errors, required=False),
+        description=_str(raw, "description", where, errors, required=False),
+        navigation=_choice(raw, "navigation", where, errors, Navigation, Navigation.SEQUENTIAL),
+        time_limit=_int(raw, "time_limit", where, errors, default=None, bounds=(60, 6 * 3600))
+        if raw.get("time_limit") is not None
+        else None,
+        feedback=_choice(
+            raw, "feedback", where, errors, FeedbackPolicy, FeedbackPolicy.AFTER_WRONG_ANSWER
+        ),
+        challenges=challenges,
+    )
+    if errors.problems:
+        raise ContentError(errors.problems)
+    return data
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Write multi-line strings as block scalars so files stay readable in review."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style=style)
+
+
+# A multi-representer also covers str subclasses such as the models' TextChoices members.
+_LiteralDumper.add_multi_representer(str, _str_representer)
+
+
+def dump_challenge_set(data: dict[str, Any]) -> str:
+    """Return YAML for a set given as plain data in the file's field order."""
+    return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)

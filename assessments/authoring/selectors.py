@@ -1,0 +1,51 @@
+"""Reads of challenge sets that the admin, pages and (later) the API share."""
+
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
+from assessments.authoring.models import ChallengeSet, ChallengeSetVersion, PublishedChallenge
+
+
+def challenge_sets_with_summary() -> QuerySet[ChallengeSet]:
+    """Return the context organization's sets with challenge count and latest version."""
+    latest = ChallengeSetVersion.all_tenants.filter(challenge_set=OuterRef("pk")).order_by(
+        "-number"
+    )
+    return ChallengeSet.objects.annotate(
+        challenge_count=Count("challenges", distinct=True),
+        latest_version_number=Subquery(latest.values("number")[:1]),
+        latest_content_hash=Subquery(latest.values("content_hash")[:1]),
+    )
+
+
+def has_unpublished_changes(challenge_set: ChallengeSet) -> bool:
+    """Return whether the draft differs from the latest version (True if never published).
+
+    Uses the ``latest_content_hash`` annotation of ``challenge_sets_with_summary`` when
+    present, so list pages ask nothing per row.
+    """
+    if hasattr(challenge_set, "latest_content_hash"):
+        latest = challenge_set.latest_content_hash
+    else:
+        version = challenge_set.versions.order_by("-number").first()
+        latest = version.content_hash if version else None
+    return latest is None or latest != challenge_set.draft_hash
+
+
+def version_challenges(version: ChallengeSetVersion) -> QuerySet[PublishedChallenge]:
+    """Return a version's frozen challenges in order."""
+    return PublishedChallenge.objects.filter(version=version).order_by("position")
+
+
+def latest_published_versions() -> QuerySet[ChallengeSetVersion]:
+    """The latest version of every published set of the context organization: what can be
+    sent to candidates (the API's assessments, Greenhouse's tests)."""
+    latest = (
+        ChallengeSetVersion.objects.filter(challenge_set=OuterRef("challenge_set"))
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    return ChallengeSetVersion.objects.filter(
+        challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
+    ).select_related("challenge_set")

@@ -1,0 +1,308 @@
+"""The admin for candidate invitations: invite one or many, follow their status, cancel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_site import ReadOnlyTenantInline, TenantAdmin
+from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
+from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
+from assessments.invitations.services import (
+    MAX_CANDIDATES_PER_BATCH,
+    candidates_parse,
+    invitation_cancel,
+    invitation_resend,
+    invitations_create,
+)
+from assessments.reports.selectors import report_build, results_csv_lines
+from assessments.reports.share_links import report_share_url
+from assessments.taking.models import IntegritySignal, QuestionState
+
+MAX_CSV_BYTES = 1024 * 1024
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: ChallengeSetVersion) -> str:
+        return f"{obj.title} — version {obj.number} ({obj.published_at:%Y-%m-%d})"
+
+
+class InviteForm(forms.Form):
+    version = VersionChoiceField(
+        label=_("Challenge set"), queryset=ChallengeSetVersion.all_tenants.none()
+    )
+    candidates = forms.CharField(
+        label=_("Candidates"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text=_(
+            "One per line: email, first name, last name, external id (only the email is "
+            "required). A first line naming the columns, as in a CSV export, is understood."
+        ),
+    )
+    csv_file = forms.FileField(label=_("…or a CSV file"), required=False)
+    expires_at = forms.DateTimeField(
+        label=_("Link valid until"),
+        required=False,
+        help_text=_("UTC, e.g. 2026-12-31 18:00. Empty: %(days)d days from now.")
+        % {"days": settings.CANDIDATE_INVITATION_DAYS},
+    )
+    time_multiplier = forms.DecimalField(
+        label=_("Time multiplier"),
+        initial=Decimal("1.00"),
+        min_value=TIME_MULTIPLIER_RANGE[0],
+        max_value=TIME_MULTIPLIER_RANGE[1],
+        decimal_places=2,
+        help_text=_("Scales every timer, e.g. 1.5 for an accessibility accommodation."),
+    )
+    send_email = forms.BooleanField(label=_("Email each candidate their link"), required=False)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = (
+            ChallengeSetVersion.all_tenants.filter(organization=organization)
+            .exclude(challenge_set__status=ChallengeSet.Status.ARCHIVED)
+            .order_by("title", "-number")
+        )
+        self.fields["send_email"].initial = True
+
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("candidates", "")
+        upload = cleaned.get("csv_file")
+        if upload is not None:
+            if upload.size > MAX_CSV_BYTES:
+                raise ValidationError(_("The CSV file is larger than 1 MB."))
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise ValidationError(_("The CSV file is not UTF-8 text.")) from exc
+        if not text.strip():
+            raise ValidationError(_("Paste candidates or choose a CSV file."))
+        cleaned["parsed"] = candidates_parse(text)
+        expires_at = cleaned.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            self.add_error("expires_at", _("The expiry must be in the future."))
+        return cleaned
+
+
+class QuestionStateInline(ReadOnlyTenantInline, admin.TabularInline):
+    model = QuestionState
+    fields = (
+        "position",
+        "challenge",
+        "opened_at",
+        "deadline",
+        "attempts_used",
+        "max_attempts",
+        "hint_revealed_at",
+        "closed_reason",
+        "correct",
+        "score",
+    )
+
+
+class IntegritySignalInline(ReadOnlyTenantInline, admin.TabularInline):
+    model = IntegritySignal
+    fields = ("at", "kind", "question", "detail")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(TenantAdmin):
+    """Invitations are written by the invite form and the rules; here they are followed."""
+
+    list_display = (
+        "candidate",
+        "email",
+        "version",
+        "status",
+        "time_multiplier",
+        "created_at",
+        "completed_at",
+        "result",
+        "report_link",
+    )
+    list_filter = ("status", "version__challenge_set")
+    search_fields = ("email", "first_name", "last_name", "external_id")
+    list_select_related = ("version",)
+    date_hierarchy = "created_at"
+    actions = ("cancel_selected", "resend_selected")
+    inlines = (QuestionStateInline, IntegritySignalInline)
+    fields = (
+        "report_link",
+        "candidate_link",
+        "version",
+        "email",
+        "first_name",
+        "last_name",
+        "external_id",
+        "status",
+        "time_multiplier",
+        "expires_at",
+        "email_sent_at",
+        "started_at",
+        "deadline",
+        "completed_at",
+        "cancelled_at",
+        "result",
+        "start_ip",
+        "start_user_agent",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("candidate"), ordering="last_name")
+    def candidate(self, obj: Invitation) -> str:
+        return obj.full_name
+
+    @admin.display(description=_("result"))
+    def result(self, obj: Invitation) -> str:
+        if obj.score is None or not obj.max_score:
+            return "—"
+        return f"{obj.score:g} / {obj.max_score:g} ({100 * obj.score / obj.max_score:.0f}%)"
+
+    @admin.display(description=_("candidate link"))
+    def candidate_link(self, obj: Invitation) -> str:
+        url = settings.SITE_URL + obj.candidate_path()
+        return format_html('<a href="{}">{}</a>', url, url)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Nothing is edited by hand: the rules change an invitation; actions cancel or resend.
+        return obj is None and self.can_edit(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # results are history; cancel instead
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("invite/", view(self.invite_view), name="assessments_invitation_invite"),
+            path("export.csv", view(self.export_view), name="assessments_invitation_export"),
+            path(
+                "<int:object_id>/report/",
+                view(self.report_view),
+                name="assessments_invitation_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def report_view(self, request, object_id):
+        """The candidate's report: score, each question, answers, signals, timeline."""
+        invitation = self.get_object(request, object_id)
+        now = timezone.now()
+        share_url, share_expires = report_share_url(invitation, now=now)
+        context = {
+            **self.admin_site.each_context(request),
+            **report_build(invitation, now=now),
+            "opts": self.opts,
+            "title": _("Report"),
+            "share_url": share_url,
+            "share_expires": share_expires,
+        }
+        return render(request, "admin/assessments/invitation/report.html", context)
+
+    def export_view(self, request):
+        """Every result of a set (``?challenge_set=<id>``) or of all sets, as CSV."""
+        invitations = self.get_queryset(request).order_by("created_at", "id")
+        set_id = request.GET.get("challenge_set")
+        name = "results"
+        if set_id is not None:
+            challenge_set = ChallengeSet.objects.filter(pk=_int_or_none(set_id)).first()
+            if challenge_set is None:
+                raise Http404("No such challenge set")
+            invitations = invitations.filter(version__challenge_set=challenge_set)
+            name = f"results-{challenge_set.slug}"
+        # Built here, inside the request's tenant context (a streamed body would be read
+        # after the view returned, outside it).
+        body = "".join(results_csv_lines(invitations, now=timezone.now()))
+        response = HttpResponse(body, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
+
+    @admin.display(description=_("report"))
+    def report_link(self, obj: Invitation) -> str:
+        if obj.status == Invitation.Status.INVITED:
+            return "—"
+        url = reverse("admin:assessments_invitation_report", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Report"))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:assessments_invitation_invite"))
+
+    def invite_view(self, request):
+        """Invite one or many candidates to a published version."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = InviteForm(
+            request.POST or None, request.FILES or None, organization=request.organization
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                invitations = invitations_create(
+                    version=data["version"],
+                    candidates=data["parsed"],
+                    actor=request.user,
+                    expires_at=data.get("expires_at"),
+                    time_multiplier=data["time_multiplier"],
+                    send_email=data["send_email"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(
+                    request,
+                    _("Invited %(n)d candidate(s) to %(set)s.")
+                    % {"n": len(invitations), "set": data["version"]},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:assessments_invitation_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Invite candidates"),
+            "form": form,
+            "max_candidates": MAX_CANDIDATES_PER_BATCH,
+        }
+        return render(request, "admin/assessments/invitation/invite.html", context)
+
+    @admin.action(description=_("Cancel selected invitations"), permissions=["add"])
+    def cancel_selected(self, request, queryset):
+        cancelled = sum(
+            invitation_cancel(invitation=invitation, actor=request.user) for invitation in queryset
+        )
+        skipped = queryset.count() - cancelled
+        self.message_user(request, _("Cancelled %(n)d invitation(s).") % {"n": cancelled})
+        if skipped:
+            self.message_user(
+                request,
+                _("%(n)d were already finished and were left as they are.") % {"n": skipped},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Send the invitation email again"), permissions=["add"])
+    def resend_selected(self, request, queryset):
+        sent = 0
+        for invitation in queryset:
+            try:
+                invitation_resend(invitation=invitation)
+            except ValidationError:
+                continue
+            sent += 1
+        self.message_user(request, _("Queued %(n)d email(s).") % {"n": sent})
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -1,0 +1,469 @@
+"""The candidate's pages: landing, one question at a time, results; and public badge pages.
+
+A candidate has no account: the invitation's token in the URL is the credential. Every
+view finds the invitation by its token, enters its organization's tenant context and lets
+``assessments.taking.session`` and ``assessments.taking.answering`` decide; pages work without JavaScript
+(forms post and redirect), and ``static/js/take.js`` adds the countdown, pending verdicts
+and integrity signals.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.tenancy import tenant_context
+from assessments.authoring.rendering import highlight_python, render_markdown
+from assessments.badges.models import BadgeAward
+from assessments.core.choices import KIND_ICONS, AnswerFormat, Navigation
+from assessments.invitations.models import Invitation
+from assessments.taking.answering import FormValues, answer_submit
+from assessments.taking.models import Answer, QuestionState
+from assessments.taking.session import (
+    TakingError,
+    client_changes_record,
+    current_position,
+    explanation_visible,
+    hint_reveal,
+    invitation_for_token,
+    question_open,
+    session_start,
+    session_sync,
+    shuffled_options,
+    signal_record,
+    time_used,
+)
+
+# The largest answer body a page may send (a code answer and the form's other fields).
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+# Published text is frozen and rendering is a pure function of it: render each text once per
+# process instead of on every page and answer (Markdown plus nh3, pygments for code).
+@functools.lru_cache(maxsize=1024)
+def _markdown(text: str) -> SafeString:
+    return render_markdown(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _python(code: str) -> SafeString:
+    return highlight_python(code)
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"error": message}, status=status)
+    return render(request, "assessments/take/refused.html", {"message": message}, status=status)
+
+
+def candidate_view(view):
+    """Resolve the token to an invitation, in its tenant context; turn refusals into 4xx."""
+
+    @functools.wraps(view)
+    @never_cache
+    def wrapper(request: HttpRequest, token: str, *args, **kwargs):
+        invitation = invitation_for_token(token)
+        if invitation is None:
+            return _refuse(
+                request, _("This link is not valid. Check the address in your email."), 404
+            )
+        with tenant_context(invitation.organization_id):
+            if invitation.status == Invitation.Status.CANCELLED:
+                return _refuse(request, _("This invitation was cancelled."), 410)
+            now = timezone.now()
+            client_changes_record(
+                invitation,
+                ip=_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+                now=now,
+            )
+            try:
+                return view(request, invitation, *args, now=now, **kwargs)
+            except TakingError as exc:
+                return _refuse(request, exc.message, exc.status)
+
+    return wrapper
+
+
+def _question_count(invitation: Invitation) -> int:
+    return invitation.version.challenges.count()
+
+
+@require_GET
+@candidate_view
+def landing(request, invitation: Invitation, *, now):
+    """The set's cover: title, problem count, tagline, badge promise, rules; Start."""
+    if invitation.status == Invitation.Status.INVITED and invitation.expires_at <= now:
+        return _refuse(request, _("This invitation has expired."), 410)
+    if invitation.status == Invitation.Status.EXPIRED:
+        return _refuse(request, _("This invitation has expired."), 410)
+    version = invitation.version
+    challenges = list(version.challenges.order_by("position"))
+    multiplier = float(invitation.time_multiplier)
+    rules = [
+        {
+            "position": c.position,
+            "title": c.title,
+            "kind": c.get_kind_display(),
+            "icon": KIND_ICONS.get(c.kind, "❓"),
+            "difficulty": c.get_difficulty_display(),
+            "timer": _clock(round(c.time_limit * multiplier)),
+            "attempts": c.max_attempts,
+        }
+        for c in challenges
+    ]
+    return render(
+        request,
+        "assessments/take/landing.html",
+        {
+            "invitation": invitation,
+            "version": version,
+            "description_html": _markdown(version.description) if version.description else "",
+            "rules": rules,
+            "count": len(challenges),
+            "multiplier": invitation.time_multiplier if multiplier != 1 else None,
+            "overall": _clock(round(version.time_limit * multiplier))
+            if version.time_limit
+            else None,
+            "sequential": version.navigation == Navigation.SEQUENTIAL,
+            "grace": settings.ANSWER_GRACE_SECONDS,
+        },
+    )
+
+
+@require_POST
+@candidate_view
+def start(request, invitation: Invitation, *, now):
+    invitation = session_start(
+        invitation, now=now, ip=_ip(request), user_agent=request.headers.get("User-Agent", "")
+    )
+    return redirect("take:current", token=invitation.token)
+
+
+@require_GET
+@candidate_view
+def current(request, invitation: Invitation, *, now):
+    """Where the candidate should be: the open question, the overview, or the results."""
+    if invitation.status == Invitation.Status.INVITED:
+        return redirect("take:landing", token=invitation.token)
+    questions = session_sync(invitation, now=now)
+    if invitation.status != Invitation.Status.STARTED:
+        return redirect("take:results", token=invitation.token)
+    position = current_position(invitation, questions)
+    if invitation.version.navigation == Navigation.FREE:
+        opened = [q for q in questions if q.opened_at and not q.is_closed]
+        position = opened[0].position if opened else position
+    return redirect("take:question", token=invitation.token, position=position)
+
+
+@require_GET
+@candidate_view
+def question(request, invitation: Invitation, position: int, *, now):
+    if invitation.status == Invitation.Status.INVITED:
+        return redirect("take:landing", token=invitation.token)
+    questions = session_sync(invitation, now=now)
+    if invitation.status != Invitation.Status.STARTED:
+        return redirect("take:results", token=invitation.token)
+    state = question_open(invitation, questions, position, now=now)
+    return render(
+        request,
+        "assessments/take/question.html",
+        _question_context(invitation, questions, state, now=now),
+    )
+
+
+def _question_context(invitation, questions, state: QuestionState, *, now) -> dict[str, Any]:
+    challenge = state.challenge
+    version = invitation.version
+    answers = list(state.answers.order_by("submitted_at"))
+    last = answers[-1] if answers else None
+    shown_tests = [
+        {"name": t["name"], "setup": t["setup"]}
+        for t in challenge.grading_config.get("tests", [])
+        if not t.get("hidden")
+    ]
+    next_position = None
+    if state.is_closed:
+        later = [q for q in questions if q.position > state.position and not q.is_closed]
+        next_position = later[0].position if later else None
+    return {
+        "invitation": invitation,
+        "version": version,
+        "state": state,
+        "challenge": challenge,
+        "questions": questions,
+        "total": len(questions),
+        "icon": KIND_ICONS.get(challenge.kind, "❓"),
+        "prompt_html": _markdown(challenge.prompt),
+        "code_html": _python(challenge.code) if challenge.code else "",
+        "options": shuffled_options(invitation, challenge) if challenge.options else [],
+        "multiple": challenge.answer_format == AnswerFormat.MULTIPLE_CHOICE,
+        "format": challenge.answer_format,
+        "shown_tests": shown_tests,
+        "entry_point": challenge.grading_config.get("entry_point", ""),
+        "answers": answers,
+        "last": last,
+        "hint": challenge.hint if state.hint_revealed_at else "",
+        "has_hint": bool(challenge.hint),
+        "explanation_html": (
+            _markdown(challenge.explanation)
+            if challenge.explanation and explanation_visible(version, state)
+            else ""
+        ),
+        "remaining": _remaining(state, now),
+        "remaining_clock": _clock(_remaining(state, now)),
+        "ui_strings": _ui_strings(),
+        "deadline_ms": int(state.deadline.timestamp() * 1000) if state.deadline else None,
+        "now_ms": int(now.timestamp() * 1000),
+        "submission_id": uuid.uuid4(),
+        "next_position": next_position,
+        "free": version.navigation == Navigation.FREE,
+        "sequential": version.navigation == Navigation.SEQUENTIAL,
+        "percent": round(100 * sum(q.is_closed for q in questions) / len(questions)),
+    }
+
+
+def _ui_strings() -> dict[str, str]:
+    """What take.js says, translated here (the script holds no UI text of its own)."""
+    return {
+        "remaining": _("%(clock)s remaining"),
+        "oneMinute": _("One minute remaining."),
+        "tenSeconds": _("Ten seconds remaining."),
+        "timeUp": _("Time is up."),
+        "correct": _("Correct"),
+        "incorrect": _("Incorrect"),
+        "grading": _("Grading your answer…"),
+        "late": _("Your answer arrived after the time was up and was not accepted."),
+        "failed": _("Your answer could not be graded; it did not use an attempt."),
+        "attemptsLeft": _("Attempts: %(n)s left"),
+        "hint": _("Hint"),
+        "next": _("Next question"),
+        "results": _("See your results"),
+        "error": _("Something went wrong; please try again."),
+    }
+
+
+def _remaining(state: QuestionState, now) -> int | None:
+    if state.deadline is None or state.is_closed:
+        return None
+    return max(0, int((state.deadline - now).total_seconds()))
+
+
+def _clock(seconds: int | float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _read_answer(request: HttpRequest) -> tuple[Any, str]:
+    """Return (raw answer, submission id) from a JSON body or a form post.
+
+    A form's values are read once the question's format is known (``FormValues``), so this
+    needs no query; empty answers are refused by ``answer_submit`` with the format's words.
+    """
+    if len(request.body) > MAX_ANSWER_BYTES:
+        raise TakingError(_("The answer is too long."), status=413)
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            raise TakingError(_("The request is not valid JSON."), status=400) from exc
+        if not isinstance(data, dict):
+            raise TakingError(_("The request must be a JSON object."), status=400)
+        raw, submission = data.get("answer"), data.get("submission_id")
+    else:
+        raw = FormValues(request.POST.getlist("answer"))
+        submission = request.POST.get("submission_id")
+    try:
+        submission_id = str(uuid.UUID(str(submission)))
+    except ValueError as exc:
+        raise TakingError(_("Reload the page and answer again."), status=400) from exc
+    return raw, submission_id
+
+
+@require_POST
+@candidate_view
+def answer(request, invitation: Invitation, position: int, *, now):
+    # No session_sync here: the answer's own question is judged under its row lock (late
+    # answers included); the rest of the session is brought up to date by the next page
+    # and by the sweeper.
+    try:
+        raw, submission_id = _read_answer(request)
+        submission = answer_submit(
+            invitation,
+            position=position,
+            raw=raw,
+            submission_id=submission_id,
+            now=now,
+            ip=_ip(request),
+        )
+    except TakingError as exc:
+        if _wants_json(request) or exc.status != 400:
+            raise
+        # A form sent without a readable answer: back to the question, saying why.
+        messages.error(request, exc.message)
+        return redirect("take:question", token=invitation.token, position=position)
+    if _wants_json(request):
+        state = submission.question or _question_state(invitation, position)
+        status = 201 if submission.created else 200
+        last = submission.answer if submission.created else None
+        payload = _state_payload(invitation, state, now=now, last=last)
+        return JsonResponse(payload, status=status)
+    return redirect("take:question", token=invitation.token, position=position)
+
+
+def _question_state(invitation: Invitation, position: int) -> QuestionState:
+    return (
+        QuestionState.objects.select_related("challenge")
+        .filter(invitation=invitation, position=position)
+        .get()
+    )
+
+
+@require_POST
+@candidate_view
+def hint(request, invitation: Invitation, position: int, *, now):
+    questions = session_sync(invitation, now=now)
+    state = next((q for q in questions if q.position == position), None)
+    if state is None:
+        raise TakingError(_("There is no such question."), status=404)
+    if state.is_closed and not state.hint_revealed_at:
+        raise TakingError(_("This question is closed."))
+    text = hint_reveal(invitation, state, now=now)
+    if _wants_json(request):
+        return JsonResponse({"hint": text})
+    return redirect("take:question", token=invitation.token, position=position)
+
+
+@require_GET
+@candidate_view
+def state(request, invitation: Invitation, position: int, *, now):
+    """The question's state as the server keeps it: the page's clock and verdicts sync here."""
+    questions = session_sync(invitation, now=now)
+    state = next((q for q in questions if q.position == position), None)
+    if state is None:
+        raise TakingError(_("There is no such question."), status=404)
+    return JsonResponse(_state_payload(invitation, state, now=now))
+
+
+def _state_payload(
+    invitation: Invitation, state: QuestionState, *, now, last: Answer | None = None
+) -> dict[str, Any]:
+    if last is None:
+        last = state.answers.order_by("-submitted_at").first()
+    challenge = state.challenge
+    explanation = ""
+    if challenge.explanation and explanation_visible(invitation.version, state):
+        explanation = str(_markdown(challenge.explanation))
+    return {
+        "position": state.position,
+        "session": invitation.status,
+        "closed": state.is_closed,
+        "closed_reason": state.closed_reason,
+        "remaining_ms": (
+            max(0, int((state.deadline - now).total_seconds() * 1000))
+            if state.deadline and not state.is_closed
+            else None
+        ),
+        "server_now_ms": int(now.timestamp() * 1000),
+        "attempts_left": state.attempts_left,
+        "pending": state.pending,
+        "last_answer": (
+            {
+                "status": last.status,
+                "correct": last.correct,
+                "feedback": last.feedback,
+                "details": last.details,
+            }
+            if last
+            else None
+        ),
+        "explanation_html": explanation,
+    }
+
+
+@require_POST
+@candidate_view
+def signal(request, invitation: Invitation, *, now):
+    """The page reports a focus loss or a paste; recorded for the report, never held against."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise TakingError(_("The request must be a JSON object."), status=400)
+    question_state = None
+    if data.get("position") is not None:
+        question_state = QuestionState.objects.filter(
+            invitation=invitation, position=_int(data.get("position"))
+        ).first()
+    detail = {}
+    if isinstance(data.get("seconds"), int | float):
+        detail["seconds"] = round(float(data["seconds"]), 1)
+    signal_record(
+        invitation, kind=str(data.get("kind", "")), now=now, question=question_state, detail=detail
+    )
+    return JsonResponse({}, status=202)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@require_GET
+@candidate_view
+def results(request, invitation: Invitation, *, now):
+    if invitation.status == Invitation.Status.INVITED:
+        return redirect("take:landing", token=invitation.token)
+    questions = session_sync(invitation, now=now)
+    if invitation.status == Invitation.Status.STARTED:
+        return redirect("take:current", token=invitation.token)
+    rows = [
+        {
+            "state": q,
+            "challenge": q.challenge,
+            "icon": KIND_ICONS.get(q.challenge.kind, "❓"),
+            "time_used": _clock(time_used(q, now=now)),
+            "time_limit": _clock(q.time_limit),
+            "points": round(q.score * q.challenge.points, 2),
+        }
+        for q in questions
+    ]
+    badge = BadgeAward.objects.filter(invitation=invitation).first()
+    return render(
+        request,
+        "assessments/take/results.html",
+        {
+            "invitation": invitation,
+            "version": invitation.version,
+            "rows": rows,
+            "badge": badge,
+            "correct": sum(1 for q in questions if q.correct),
+            "total": len(questions),
+            "hints": sum(1 for q in questions if q.hint_revealed_at),
+        },
+    )
