@@ -1,6 +1,7 @@
 """Writes of challenge sets: import, archive, duplicate, and their audit trail.
 
-Publishing lives in ``assessments.authoring.publishing``; answer keys in ``assessments.authoring.key_checks``.
+Publishing lives in ``authoring.publishing``; checking answer keys in
+``authoring.key_checks``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,34 @@
-"""Record events of invitations (the webhook outbox), in the caller's transaction."""
+"""Record events of invitations in the caller's transaction, and tell their subscribers.
+
+The core knows no subscriber: the HR edge (webhooks' fan-out, Greenhouse's callback) calls
+``event_subscribe`` from ``AssessmentsConfig.ready``, and every recorded event is handed to
+each subscriber, in order, inside the same transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from assessments.badges.models import BadgeAward
 from assessments.core.models import Event
-from assessments.invitations.models import Invitation
+
+if TYPE_CHECKING:  # the features sit above the core; only their types are named here
+    from assessments.badges.models import BadgeAward
+    from assessments.invitations.models import Invitation
+
+EventSubscriber = Callable[[Event], object]
+_subscribers: list[EventSubscriber] = []
+
+
+def event_subscribe(subscriber: EventSubscriber) -> None:
+    """Call ``subscriber(event)`` for every event recorded from now on (once, however often
+    it is subscribed)."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -63,9 +81,6 @@ def event_record(
             )
     except IntegrityError:
         return None  # this transition was already recorded
-    from assessments.hr.greenhouse.services import greenhouse_event_apply
-    from assessments.hr.webhooks.services import event_fan_out
-
-    event_fan_out(event)
-    greenhouse_event_apply(event)
+    for subscriber in _subscribers:
+        subscriber(event)
     return event

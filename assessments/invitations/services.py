@@ -21,10 +21,15 @@ from accounts.models import AuditEvent, User
 from assessments.authoring.models import ChallengeSetVersion
 from assessments.core.events import event_record
 from assessments.core.models import Event
+from assessments.core.tasks import task_send
 from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
 
 MAX_CANDIDATES_PER_BATCH = 1000
 CSV_COLUMNS = ("email", "first_name", "last_name", "external_id")
+
+
+# Sent by name: the task's module imports this one (assessments/invitations/tasks.py).
+SEND_INVITATION_TASK = "assessments.tasks.send_candidate_invitation"
 
 
 @dataclass(frozen=True)
@@ -176,12 +181,10 @@ def invitations_create(
 
 
 def _send_after_commit(invitation_ids: list[int], organization_id: int) -> None:
-    from assessments.tasks import send_candidate_invitation
-
     def send():
         for invitation_id in invitation_ids:
-            send_candidate_invitation.delay(
-                organization_id=organization_id, invitation_id=invitation_id
+            task_send(
+                SEND_INVITATION_TASK, organization_id=organization_id, invitation_id=invitation_id
             )
 
     transaction.on_commit(send)

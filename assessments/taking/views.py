@@ -2,8 +2,8 @@
 
 A candidate has no account: the invitation's token in the URL is the credential. Every
 view finds the invitation by its token, enters its organization's tenant context and lets
-``assessments.taking.session`` and ``assessments.taking.answering`` decide; pages work without JavaScript
-(forms post and redirect), and ``static/js/take.js`` adds the countdown, pending verdicts
+``taking.session`` and ``taking.answering`` decide; pages work without JavaScript (forms post
+and redirect), and ``static/js/take.js`` adds the countdown, pending verdicts
 and integrity signals.
 """
 

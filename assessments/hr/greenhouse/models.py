@@ -2,7 +2,7 @@
 
 One row per invitation Greenhouse sent. It is written by ``send_test`` (``waiting``),
 armed by the invitation's ``invitation.completed`` event (``pending``, in the event's
-transaction), and then attempted and retried like a webhook delivery. Greenhouse
+transaction), and then attempted and retried by the outbox, like a webhook delivery. Greenhouse
 authenticates the PATCH with the organization's API key, which the platform otherwise
 stores only hashed: the key Greenhouse used is kept here encrypted, and only until the
 PATCH is delivered or no longer needed.
@@ -13,10 +13,12 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from accounts.tenancy import TenantModel
+from assessments.hr.outbox.models import OutboxMessage
 
 
-class GreenhouseCallback(TenantModel):
+class GreenhouseCallback(OutboxMessage):
+    # Attempts, schedule and lease are the outbox's columns (``OutboxMessage``).
+
     class Status(models.TextChoices):
         WAITING = "waiting", _("Waiting for the candidate")
         PENDING = "pending", _("Pending")
@@ -34,17 +36,8 @@ class GreenhouseCallback(TenantModel):
     # That key, encrypted (Fernet, a key derived from SECRET_KEY); emptied once not needed.
     credential = models.TextField(blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
-    attempts = models.PositiveIntegerField(default=0)
+    # Set when the callback is armed (the invitation completed); 0 while it waits.
     attempt_limit = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # When the last task message becomes runnable; the sweeper re-sends a lost one.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    # A worker is attempting it until then.
-    lease_until = models.DateTimeField(null=True, blank=True)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

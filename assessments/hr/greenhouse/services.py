@@ -5,15 +5,15 @@ Greenhouse calls the platform as one organization, with that organization's API 
 HTTP Basic user name. ``send_test`` becomes an ordinary invitation (``invitations_create``)
 that remembers Greenhouse's callback URL; ``test_status`` reads the invitation's result; the
 invitation's ``invitation.completed`` event arms a ``GreenhouseCallback``, delivered by a
-Celery task with the webhooks' transport (SSRF checks) and retry schedule.
+Celery task through the outbox (``assessments.hr.outbox``): the webhooks' transport (SSRF
+checks), lease and retry schedule.
 """
 
 from __future__ import annotations
 
 import base64
-import http.client
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,12 +31,16 @@ from assessments.authoring.models import ChallengeSetVersion
 from assessments.authoring.selectors import latest_published_versions
 from assessments.core.models import Event
 from assessments.hr.greenhouse.models import GreenhouseCallback
-from assessments.hr.outbox import transport as webhook_transport
-from assessments.hr.webhooks.services import (
+from assessments.hr.outbox import transport
+from assessments.hr.outbox.delivery import (
+    FAILED,
+    SUCCEEDED,
+    Reply,
+    attempt_apply,
     lease_claim,
     lost_messages_resend,
-    retry_after_seconds,
-    webhook_retry_delay,
+    outbox_request,
+    outbox_task_send,
 )
 from assessments.invitations.models import Invitation
 from assessments.invitations.services import Candidate, invitations_create
@@ -45,6 +49,8 @@ from assessments.reports.results import invitation_result
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "ML-Assess-Greenhouse/1"
+# Sent by name: the task's module imports this one (assessments/hr/greenhouse/tasks.py).
+DELIVER_TASK = "assessments.tasks.deliver_greenhouse_callback"
 
 # Greenhouse knows one value, "complete" (results are final); it keeps asking until then.
 PARTNER_STATUS = {
@@ -135,8 +141,8 @@ def greenhouse_callback_url_check(url: str) -> None:
     a Greenhouse host (``GREENHOUSE_CALLBACK_HOSTS``). Its addresses are checked when it is
     called (the transport's SSRF rules), not here: a DNS hiccup must not fail send_test."""
     try:
-        scheme, host, _port, _ = webhook_transport.url_parts(url)
-    except webhook_transport.UnsafeTarget as exc:
+        scheme, host, _port, _ = transport.url_parts(url)
+    except transport.UnsafeTarget as exc:
         raise ValidationError(str(exc), code="unsafe_url") from exc
     local = settings.WEBHOOK_ALLOW_PRIVATE_TARGETS
     if scheme != "https" and not local:
@@ -187,12 +193,10 @@ def greenhouse_test_send(
 
 # --- the completion PATCH -----------------------------------------------------------------
 def _send_task(organization_id: int, callback_id: int, countdown: float | None = None) -> None:
-    from assessments.tasks import deliver_greenhouse_callback
-
-    deliver_greenhouse_callback.apply_async(
-        kwargs={"organization_id": organization_id, "callback_id": callback_id},
-        countdown=countdown,
-    )
+    outbox_task_send(
+        DELIVER_TASK, organization_id=organization_id, row_kwarg="callback_id",
+        row_id=callback_id, countdown=countdown,
+    )  # fmt: skip
 
 
 def greenhouse_event_apply(event: Event) -> None:
@@ -231,26 +235,11 @@ def _claim(callback_id: int, now: datetime) -> bool:
     return lease_claim(GreenhouseCallback.objects.filter(pk=callback_id), now)
 
 
-def _patch(url: str, plain_key: str) -> tuple[int | None, str, float | None]:
-    """PATCH ``url`` once, empty, as the organization; return (status, error, retry_after)."""
+def _patch(url: str, plain_key: str) -> Reply:
+    """PATCH ``url`` once, empty, as the organization."""
     credentials = base64.b64encode(f"{plain_key}:".encode()).decode("ascii")
     headers = {"Authorization": f"Basic {credentials}", "User-Agent": USER_AGENT}
-    try:
-        answer = webhook_transport.send(
-            "PATCH",
-            url,
-            body=b"",
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            max_bytes=settings.WEBHOOK_RESPONSE_MAX_BYTES,
-            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS,
-        )
-    except webhook_transport.UnsafeTarget as exc:
-        return None, f"refused: {exc}", None
-    except (OSError, http.client.HTTPException) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:300], None
-    retry_after = retry_after_seconds(answer.retry_after, now=timezone.now())
-    return answer.status, "", retry_after
+    return outbox_request("PATCH", url, body=b"", headers=headers)
 
 
 def _give_up(callback_id: int, reason: str) -> None:
@@ -286,32 +275,12 @@ def greenhouse_callback_attempt(*, callback_id: int) -> bool | None:
         _give_up(callback_id, f"refused: {' '.join(exc.messages)}")
         return False
     attempted_at = timezone.now()
-    status, error, retry_after = _patch(callback.invitation.partner_callback_url, plain_key)
-    succeeded = status is not None and 200 <= status < 300
+    reply = _patch(callback.invitation.partner_callback_url, plain_key)
     with transaction.atomic():
         callback = GreenhouseCallback.objects.select_for_update().get(pk=callback_id)
-        callback.attempts += 1
-        callback.last_attempt_at = attempted_at
-        callback.last_status_code = status
-        callback.last_error = error or ("" if succeeded else f"HTTP {status}")
-        callback.lease_until = None
-        callback.enqueued_at = None
-        countdown = None
-        if succeeded:
-            callback.status = GreenhouseCallback.Status.SUCCEEDED
-            callback.delivered_at = attempted_at
-            callback.next_attempt_at = None
-            callback.credential = ""
-        elif status == 410 or callback.attempts >= callback.attempt_limit:
-            callback.status = GreenhouseCallback.Status.FAILED
-            callback.next_attempt_at = None
-            callback.credential = ""
-        else:
-            delay = webhook_retry_delay(attempt_number=callback.attempts, retry_after=retry_after)
-            callback.next_attempt_at = attempted_at + timedelta(seconds=delay)
-            if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
-                countdown = delay
-                callback.enqueued_at = callback.next_attempt_at
+        countdown = attempt_apply(callback, reply, attempted_at=attempted_at)
+        if callback.status in (SUCCEEDED, FAILED):
+            callback.credential = ""  # the key is kept only while a PATCH may still be sent
         callback.save()
         if countdown is not None:
             transaction.on_commit(
@@ -319,11 +288,12 @@ def greenhouse_callback_attempt(*, callback_id: int) -> bool | None:
             )
     if callback.status == GreenhouseCallback.Status.FAILED:
         logger.warning("Greenhouse callback %s failed: %s", callback_id, callback.last_error)
-    return succeeded
+    return reply.succeeded
 
 
 def greenhouse_callbacks_resend(*, now: datetime, batch: int = 1000) -> int:
     """Re-send lost callback messages, of every organization; return how many."""
+    # Crossing tenants is the point: one sweeper serves every organization.
     return lost_messages_resend(
         GreenhouseCallback.all_tenants.all(), _send_task, now=now, batch=batch
     )

@@ -11,12 +11,17 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Iterable
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import TenantModel
 from assessments.core.models import Event
+from assessments.hr.outbox import transport
+from assessments.hr.outbox.models import OutboxMessage
 
 # Standard Webhooks: a symmetric secret is at least 24 random bytes (at most 64).
 SECRET_BYTES = 32
@@ -25,6 +30,26 @@ SECRET_BYTES = 32
 def webhook_secret_new() -> str:
     """Return a new signing secret: ``whsec_`` and the base64 of random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def webhook_url_check(url: str) -> None:
+    """Refuse a URL the platform may not call: not http(s), or resolving to a non-public
+    address (unless ``WEBHOOK_ALLOW_PRIVATE_TARGETS``)."""
+    try:
+        _scheme, host, port, _path = transport.url_parts(url)
+        transport.resolve(host, port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+    except transport.UnsafeTarget as exc:
+        raise ValidationError({"url": str(exc)}, code="unsafe_url") from exc
+
+
+def webhook_events_check(events: Iterable[str]) -> None:
+    """Refuse an empty list of event types, or one with a type that does not exist."""
+    events = list(events or [])
+    unknown = sorted(set(events) - set(Event.Type.values))
+    if unknown:
+        raise ValidationError({"events": f"unknown event types: {', '.join(unknown)}"})
+    if not events:
+        raise ValidationError({"events": "choose at least one event type"})
 
 
 class WebhookEndpoint(TenantModel):
@@ -65,8 +90,6 @@ class WebhookEndpoint(TenantModel):
         # Checked here so that every ModelForm (the admin's) refuses what the API refuses.
         # An unchanged URL is not resolved again: an endpoint whose host stopped resolving
         # can still be switched off.
-        from assessments.hr.webhooks.services import webhook_events_check, webhook_url_check
-
         webhook_events_check(self.events)
         saved = type(self).all_tenants.filter(pk=self.pk).values_list("url", flat=True).first()
         if self.url != saved:
@@ -82,8 +105,10 @@ class WebhookEndpoint(TenantModel):
         return event_type in self.events
 
 
-class WebhookDelivery(TenantModel):
-    """One event to one endpoint: its state, the schedule of its next attempt, its outcome."""
+class WebhookDelivery(OutboxMessage):
+    """One event to one endpoint: its state, the schedule of its next attempt, its outcome.
+
+    Attempts, schedule and lease are the outbox's columns (``OutboxMessage``)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -96,21 +121,8 @@ class WebhookDelivery(TenantModel):
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    # Give up once ``attempts`` reaches this; a redelivery by hand allows one more.
-    attempt_limit = models.PositiveIntegerField()
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    # When the last task message for it becomes runnable; the sweeper re-sends a due
-    # delivery whose message is that much overdue (it was lost).
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    # A worker is attempting it until then (its claim); after that the claim has lapsed.
-    lease_until = models.DateTimeField(null=True, blank=True)
     # The next attempt was asked for by hand (it is logged as such and cannot disable).
     manual = models.BooleanField(default=False)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

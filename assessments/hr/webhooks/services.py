@@ -18,60 +18,47 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import json
 import logging
-import random
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Organization, User
 from assessments.core.models import Event
-from assessments.hr.outbox import transport as webhook_transport
+from assessments.hr.outbox.delivery import (
+    Reply,
+    attempt_apply,
+    lease_claim,
+    lost_messages_resend,
+    outbox_request,
+    outbox_task_send,
+)
 from assessments.hr.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    webhook_events_check,
     webhook_secret_new,
+    webhook_url_check,
 )
 
 logger = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 1000
 USER_AGENT = "ML-Assess-Webhooks/1"
+# Sent by name: the task's module imports this one (assessments/hr/webhooks/tasks.py).
+DELIVER_TASK = "assessments.tasks.deliver_webhook"
 
 
 # --- subscriptions ------------------------------------------------------------------------
-def webhook_url_check(url: str) -> None:
-    """Refuse a URL the platform may not call: not http(s), or resolving to a non-public
-    address (unless ``WEBHOOK_ALLOW_PRIVATE_TARGETS``)."""
-    try:
-        _, host, port, _ = webhook_transport.url_parts(url)
-        webhook_transport.resolve(host, port, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
-    except webhook_transport.UnsafeTarget as exc:
-        raise ValidationError({"url": str(exc)}, code="unsafe_url") from exc
-
-
-def webhook_events_check(events: Iterable[str]) -> None:
-    """Refuse an empty list of event types, or one with a type that does not exist."""
-    events = list(events or [])
-    unknown = sorted(set(events) - set(Event.Type.values))
-    if unknown:
-        raise ValidationError({"events": f"unknown event types: {', '.join(unknown)}"})
-    if not events:
-        raise ValidationError({"events": "choose at least one event type"})
-
-
 def webhook_endpoint_check(*, url: str, events: Iterable[str]) -> None:
     """Refuse an unsafe URL or an empty or unknown list of event types."""
     webhook_events_check(events)
@@ -173,12 +160,10 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User | None) ->
 
 # --- fan-out ------------------------------------------------------------------------------
 def _send_task(organization_id: int, delivery_id: int, countdown: float | None = None) -> None:
-    from assessments.tasks import deliver_webhook
-
-    deliver_webhook.apply_async(
-        kwargs={"organization_id": organization_id, "delivery_id": delivery_id},
-        countdown=countdown,
-    )
+    outbox_task_send(
+        DELIVER_TASK, organization_id=organization_id, row_kwarg="delivery_id",
+        row_id=delivery_id, countdown=countdown,
+    )  # fmt: skip
 
 
 def event_fan_out(event: Event) -> list[WebhookDelivery]:
@@ -225,59 +210,7 @@ def event_body(event: Event) -> bytes:
     return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# --- schedule -----------------------------------------------------------------------------
-def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
-    """Parse a ``Retry-After`` header (seconds or an HTTP date) into seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
-def webhook_retry_delay(*, attempt_number: int, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt ``attempt_number`` (1 for the first): base x
-    factor^(n-1), capped, ± jitter; never less than what the receiver asked (capped too)."""
-    exponential = settings.WEBHOOK_RETRY_BASE_SECONDS * (
-        settings.WEBHOOK_RETRY_FACTOR ** (attempt_number - 1)
-    )
-    jitter = settings.WEBHOOK_RETRY_JITTER
-    # Jitter spreads retries of many deliveries that failed together (not a secret).
-    delay = min(exponential, settings.WEBHOOK_RETRY_MAX_SECONDS) * random.uniform(  # noqa: S311
-        1 - jitter, 1 + jitter
-    )
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, settings.WEBHOOK_RETRY_AFTER_MAX_SECONDS))
-    return delay
-
-
 # --- one attempt --------------------------------------------------------------------------
-def lease_claim(rows: QuerySet, now: datetime) -> bool:
-    """Take a pending, due row (a delivery, a Greenhouse callback) for one attempt.
-
-    Duplicate messages (a sweeper re-send, a broker redelivery) race for the same row: one
-    conditional update lets exactly one of them attempt it, holding it for a lease long
-    enough for the attempt.
-    """
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30)
-    return bool(
-        rows.filter(
-            status="pending",
-            # A countdown may fire a little early by the database's clock.
-            next_attempt_at__lte=now + timedelta(seconds=1),
-        )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=lease)
-    )
-
-
 def _claim(delivery_id: int, now: datetime) -> bool:
     return lease_claim(WebhookDelivery.objects.filter(pk=delivery_id), now)
 
@@ -295,8 +228,8 @@ def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime) 
     logger.warning("webhook endpoint %s disabled: %s", endpoint.public_id, reason)
 
 
-def _send(delivery: WebhookDelivery) -> tuple[int | None, str, str, float | None, int]:
-    """POST the delivery's event once; return (status, excerpt, error, retry_after, ms)."""
+def _send(delivery: WebhookDelivery) -> tuple[Reply, int]:
+    """POST the delivery's event once, signed; return what came back and how long it took."""
     webhook_id = delivery.webhook_id
     timestamp = int(time.time())
     body = event_body(delivery.event)
@@ -311,26 +244,8 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str, str, float | None
         ),
     }  # fmt: skip
     started = time.monotonic()
-    status, excerpt, error, retry_after = None, "", "", None
-    try:
-        answer = webhook_transport.post(
-            delivery.endpoint.url,
-            body=body,
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            max_bytes=settings.WEBHOOK_RESPONSE_MAX_BYTES,
-            allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS,
-        )
-    except webhook_transport.UnsafeTarget as exc:
-        error = f"refused: {exc}"
-    except (OSError, http.client.HTTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    else:
-        status = answer.status
-        excerpt = answer.body.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
-        retry_after = retry_after_seconds(answer.retry_after, now=timezone.now())
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return status, excerpt, error[:300], retry_after, duration_ms
+    reply = outbox_request("POST", delivery.endpoint.url, body=body, headers=headers)
+    return reply, int((time.monotonic() - started) * 1000)
 
 
 def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
@@ -350,64 +265,25 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
         )  # fmt: skip
         return None
     attempted_at = timezone.now()
-    status, excerpt, error, retry_after, duration_ms = _send(delivery)
-    succeeded = status is not None and 200 <= status < 300
+    reply, duration_ms = _send(delivery)
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         # Failure counters of one endpoint are written by many deliveries at once.
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
         manual = delivery.manual
-        delivery.attempts += 1
         attempt = WebhookAttempt.objects.create(
-            delivery=delivery, number=delivery.attempts, attempted_at=attempted_at,
-            duration_ms=duration_ms, status_code=status, response_excerpt=excerpt, error=error,
-            manual=manual,
+            delivery=delivery, number=delivery.attempts + 1, attempted_at=attempted_at,
+            duration_ms=duration_ms, status_code=reply.status,
+            response_excerpt=reply.body.decode("utf-8", errors="replace")[:EXCERPT_CHARS],
+            error=reply.error, manual=manual,
         )  # fmt: skip
-        delivery.last_attempt_at = attempted_at
-        delivery.last_status_code = status
-        delivery.last_error = error or ("" if succeeded else f"HTTP {status}")
-        delivery.lease_until = None
+        countdown = attempt_apply(delivery, reply, attempted_at=attempted_at)
         delivery.manual = False
-        delivery.enqueued_at = None
-        countdown = None
-        if succeeded:
-            delivery.status = WebhookDelivery.Status.SUCCEEDED
-            delivery.delivered_at = delivery.delivered_at or attempted_at
-            delivery.next_attempt_at = None
-            endpoint.failing_since = None
-            endpoint.consecutive_failures = 0
-        else:
-            endpoint.failing_since = endpoint.failing_since or attempted_at
-            endpoint.consecutive_failures += 1
-            if status == 410:
-                # The receiver says it wants no more (Standard Webhooks: disable).
+        if _endpoint_record(endpoint, reply, manual=manual, attempted_at=attempted_at, now=now):
+            countdown = None
+            if delivery.status == WebhookDelivery.Status.PENDING:
                 delivery.status = WebhookDelivery.Status.FAILED
                 delivery.next_attempt_at = None
-                _endpoint_disable(endpoint, reason="the endpoint answered 410 Gone", now=now)
-            elif delivery.attempts >= delivery.attempt_limit:
-                delivery.status = WebhookDelivery.Status.FAILED
-                delivery.next_attempt_at = None
-            else:
-                delay = webhook_retry_delay(
-                    attempt_number=delivery.attempts, retry_after=retry_after
-                )
-                delivery.next_attempt_at = attempted_at + timedelta(seconds=delay)
-                if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
-                    countdown = delay
-                    delivery.enqueued_at = delivery.next_attempt_at
-            if endpoint.enabled and not manual and _keeps_failing(endpoint, now):
-                _endpoint_disable(
-                    endpoint,
-                    reason=(
-                        f"{endpoint.consecutive_failures} failed attempts in a row since "
-                        f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
-                    ),
-                    now=now,
-                )
-                if delivery.status == WebhookDelivery.Status.PENDING:
-                    delivery.status = WebhookDelivery.Status.FAILED
-                    delivery.next_attempt_at = None
-                    countdown = None
         delivery.save()
         endpoint.save(
             update_fields=[
@@ -420,6 +296,35 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
                 partial(_send_task, delivery.organization_id, delivery.pk, countdown)
             )
     return attempt
+
+
+def _endpoint_record(
+    endpoint: WebhookEndpoint, reply: Reply, *, manual: bool, attempted_at: datetime,
+    now: datetime,
+) -> bool:  # fmt: skip
+    """Count the attempt in the endpoint's run of failures (endpoint locked, not saved);
+    disable it when it answered 410 or kept failing. Return whether this disabled it."""
+    if reply.succeeded:
+        endpoint.failing_since = None
+        endpoint.consecutive_failures = 0
+        return False
+    endpoint.failing_since = endpoint.failing_since or attempted_at
+    endpoint.consecutive_failures += 1
+    if reply.status == 410:
+        # The receiver says it wants no more (Standard Webhooks: disable).
+        _endpoint_disable(endpoint, reason="the endpoint answered 410 Gone", now=now)
+        return True
+    if endpoint.enabled and not manual and _keeps_failing(endpoint, now):
+        _endpoint_disable(
+            endpoint,
+            reason=(
+                f"{endpoint.consecutive_failures} failed attempts in a row since "
+                f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+            ),
+            now=now,
+        )
+        return True
+    return False
 
 
 def _keeps_failing(endpoint: WebhookEndpoint, now: datetime) -> bool:
@@ -458,25 +363,7 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: User | None)
         transaction.on_commit(partial(_send_task, locked.organization_id, locked.pk))
 
 
-def lost_messages_resend(rows: QuerySet, send_task, *, now: datetime, batch: int) -> int:
-    """Send again the task of every due row (a delivery, a Greenhouse callback) that no worker
-    holds and whose last message should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago."""
-    overdue = now - timedelta(seconds=settings.WEBHOOK_LOST_AFTER_SECONDS)
-    due = list(
-        rows.filter(status="pending", next_attempt_at__lte=now)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=overdue))
-        .order_by("next_attempt_at")
-        .values_list("organization_id", "pk")[:batch]
-    )
-    if not due:
-        return 0
-    rows.filter(pk__in=[pk for _, pk in due]).update(enqueued_at=now)
-    for organization_id, pk in due:
-        send_task(organization_id, pk)
-    return len(due)
-
-
 def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
     """Re-send lost delivery messages, of every organization; return how many."""
+    # Crossing tenants is the point: one sweeper serves every organization.
     return lost_messages_resend(WebhookDelivery.all_tenants.all(), _send_task, now=now, batch=batch)
