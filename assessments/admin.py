@@ -10,3 +10,4 @@ from assessments.badges import admin as badges_admin  # noqa: F401
 from assessments.hr.webhooks import admin as webhooks_admin  # noqa: F401
 from assessments.invitations import admin as invitations_admin  # noqa: F401
 from assessments.reports import admin as reports_admin  # noqa: F401
+from assessments.reports import admin_invitations  # noqa: F401

@@ -16,6 +16,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from assessments.authoring.models import Challenge, ChallengeSet, KeyCheck, KeyCheckJob
+from assessments.authoring.publishing import PublishRefused, challenge_set_publish
+from assessments.authoring.selectors import challenges_needing_execution
+from assessments.authoring.services import challenge_set_refresh_draft_hash
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat, Kind
 from grading.graders.values import normalize_text
 from grading.jobs import grading_job_create, grading_job_fail, grading_job_run
@@ -31,16 +34,6 @@ from grading.values import (
 CALLBACK = "assessments.tasks.key_job_done"
 # Authors' snippets get the sandbox's generous limits, not a candidate's.
 KEY_LIMITS = {"wall_seconds": 20, "cpu_seconds": 15, "memory_mb": 2048, "output_bytes": 262144}
-
-
-def challenges_needing_execution(challenge_set: ChallengeSet) -> list[Challenge]:
-    """Return the draft's challenges whose key comes from running code."""
-    return [
-        challenge
-        for challenge in challenge_set.challenges.order_by("position", "id")
-        if challenge.kind in (Kind.PREDICT_OUTPUT, Kind.DEBUG)
-        or challenge.answer_format == AnswerFormat.CODE
-    ]
 
 
 def printed_tolerance(config: dict[str, Any]) -> dict[str, float]:
@@ -73,7 +66,6 @@ def key_check_start(
     With ``enqueue`` False the caller runs the jobs itself (``key_check_run_inline``): the
     command-line publish does, never a web request.
     """
-    from assessments.authoring.services import challenge_set_refresh_draft_hash
 
     with transaction.atomic():
         check = KeyCheck.all_tenants.create(
@@ -112,8 +104,6 @@ def key_check_finish(*, key_check_id: int) -> KeyCheck:
 
     Safe to call more than once and before the last job is done (it then returns at once).
     """
-    from assessments.authoring.publishing import PublishRefused, challenge_set_publish
-    from assessments.authoring.services import challenge_set_refresh_draft_hash
 
     with transaction.atomic():
         # Every job's completion calls this; the lock makes exactly one of them finish it.

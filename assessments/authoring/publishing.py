@@ -20,6 +20,7 @@ from assessments.authoring.models import (
     ChallengeSetVersion,
     PublishedChallenge,
 )
+from assessments.authoring.selectors import challenges_needing_execution
 from assessments.authoring.services import challenge_set_refresh_draft_hash
 from assessments.core.choices import CHOICE_FORMATS
 
@@ -123,8 +124,6 @@ def challenge_set_publish(
 
 
 def _unverified_keys(challenge_set: ChallengeSet, keys: dict[str, dict[str, Any]]) -> list[str]:
-    from assessments.authoring.key_checks import challenges_needing_execution
-
     return [
         f"Challenge {c.position} ({c.title!r}): its answer key has not been verified by running "
         "the code; use Publish (which verifies) or Verify keys."

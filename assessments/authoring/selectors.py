@@ -1,10 +1,16 @@
-"""Reads of challenge sets that the admin, pages and (later) the API share."""
+"""Reads of challenge sets that the admin, pages, the API and publishing share."""
 
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from assessments.authoring.models import ChallengeSet, ChallengeSetVersion, PublishedChallenge
+from assessments.authoring.models import (
+    Challenge,
+    ChallengeSet,
+    ChallengeSetVersion,
+    PublishedChallenge,
+)
+from assessments.core.choices import AnswerFormat, Kind
 
 
 def challenge_sets_with_summary() -> QuerySet[ChallengeSet]:
@@ -49,3 +55,13 @@ def latest_published_versions() -> QuerySet[ChallengeSetVersion]:
     return ChallengeSetVersion.objects.filter(
         challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
     ).select_related("challenge_set")
+
+
+def challenges_needing_execution(challenge_set: ChallengeSet) -> list[Challenge]:
+    """Return the draft's challenges whose key comes from running code."""
+    return [
+        challenge
+        for challenge in challenge_set.challenges.order_by("position", "id")
+        if challenge.kind in (Kind.PREDICT_OUTPUT, Kind.DEBUG)
+        or challenge.answer_format == AnswerFormat.CODE
+    ]

@@ -8,14 +8,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_site import ReadOnlyTenantInline, TenantAdmin
+from accounts.admin_site import TenantAdmin
 from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
 from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
 from assessments.invitations.services import (
@@ -25,9 +25,6 @@ from assessments.invitations.services import (
     invitation_resend,
     invitations_create,
 )
-from assessments.reports.selectors import report_build, results_csv_lines
-from assessments.reports.share_links import report_share_url
-from assessments.taking.models import IntegritySignal, QuestionState
 
 MAX_CSV_BYTES = 1024 * 1024
 
@@ -96,30 +93,12 @@ class InviteForm(forms.Form):
         return cleaned
 
 
-class QuestionStateInline(ReadOnlyTenantInline, admin.TabularInline):
-    model = QuestionState
-    fields = (
-        "position",
-        "challenge",
-        "opened_at",
-        "deadline",
-        "attempts_used",
-        "max_attempts",
-        "hint_revealed_at",
-        "closed_reason",
-        "correct",
-        "score",
-    )
-
-
-class IntegritySignalInline(ReadOnlyTenantInline, admin.TabularInline):
-    model = IntegritySignal
-    fields = ("at", "kind", "question", "detail")
-
-
-@admin.register(Invitation)
 class InvitationAdmin(TenantAdmin):
-    """Invitations are written by the invite form and the rules; here they are followed."""
+    """Invitations are written by the invite form and the rules; here they are followed.
+
+    Registered by ``assessments.reports.admin`` (``InvitationResultsAdmin``), which adds
+    the session, the report and the results CSV: those belong to the features above this one.
+    """
 
     list_display = (
         "candidate",
@@ -130,16 +109,13 @@ class InvitationAdmin(TenantAdmin):
         "created_at",
         "completed_at",
         "result",
-        "report_link",
     )
     list_filter = ("status", "version__challenge_set")
     search_fields = ("email", "first_name", "last_name", "external_id")
     list_select_related = ("version",)
     date_hierarchy = "created_at"
     actions = ("cancel_selected", "resend_selected")
-    inlines = (QuestionStateInline, IntegritySignalInline)
     fields = (
-        "report_link",
         "candidate_link",
         "version",
         "email",
@@ -186,54 +162,8 @@ class InvitationAdmin(TenantAdmin):
         view = self.admin_site.admin_view
         return [
             path("invite/", view(self.invite_view), name="assessments_invitation_invite"),
-            path("export.csv", view(self.export_view), name="assessments_invitation_export"),
-            path(
-                "<int:object_id>/report/",
-                view(self.report_view),
-                name="assessments_invitation_report",
-            ),
             *super().get_urls(),
         ]
-
-    def report_view(self, request, object_id):
-        """The candidate's report: score, each question, answers, signals, timeline."""
-        invitation = self.get_object(request, object_id)
-        now = timezone.now()
-        share_url, share_expires = report_share_url(invitation, now=now)
-        context = {
-            **self.admin_site.each_context(request),
-            **report_build(invitation, now=now),
-            "opts": self.opts,
-            "title": _("Report"),
-            "share_url": share_url,
-            "share_expires": share_expires,
-        }
-        return render(request, "admin/assessments/invitation/report.html", context)
-
-    def export_view(self, request):
-        """Every result of a set (``?challenge_set=<id>``) or of all sets, as CSV."""
-        invitations = self.get_queryset(request).order_by("created_at", "id")
-        set_id = request.GET.get("challenge_set")
-        name = "results"
-        if set_id is not None:
-            challenge_set = ChallengeSet.objects.filter(pk=_int_or_none(set_id)).first()
-            if challenge_set is None:
-                raise Http404("No such challenge set")
-            invitations = invitations.filter(version__challenge_set=challenge_set)
-            name = f"results-{challenge_set.slug}"
-        # Built here, inside the request's tenant context (a streamed body would be read
-        # after the view returned, outside it).
-        body = "".join(results_csv_lines(invitations, now=timezone.now()))
-        response = HttpResponse(body, content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return response
-
-    @admin.display(description=_("report"))
-    def report_link(self, obj: Invitation) -> str:
-        if obj.status == Invitation.Status.INVITED:
-            return "—"
-        url = reverse("admin:assessments_invitation_report", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, _("Report"))
 
     def add_view(self, request, form_url="", extra_context=None):
         return HttpResponseRedirect(reverse("admin:assessments_invitation_invite"))
@@ -299,10 +229,3 @@ class InvitationAdmin(TenantAdmin):
                 continue
             sent += 1
         self.message_user(request, _("Queued %(n)d email(s).") % {"n": sent})
-
-
-def _int_or_none(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None

@@ -132,7 +132,7 @@ def demo_invitation(transactional_db, sandbox_socket):
 
     from django.core.management import call_command
 
-    from accounts.management.commands.load_demo import DEMO_CANDIDATE
+    from assessments.management.commands.load_demo import DEMO_CANDIDATE
     from assessments.models import Invitation
 
     call_command("load_demo", stdout=StringIO())

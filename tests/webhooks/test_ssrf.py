@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.tenancy import tenant_context
 from assessments.hr.outbox.transport import address_is_public
-from assessments.hr.webhooks.services import webhook_endpoint_create, webhook_url_check
+from assessments.hr.webhooks.models import webhook_url_check
+from assessments.hr.webhooks.services import webhook_endpoint_create
 from assessments.models import WebhookDelivery
 from tests.webhooks.conftest import endpoint_for
 from tests.webhooks.test_delivery import attempt, cancel
