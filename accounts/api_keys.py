@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import ApiKey, AuditEvent, Organization, User
+from accounts.tenancy import tenant_context_of
 
 KEY_PREFIX = "mla_"
 # last_used_at is written at most this often per key, not on every request.
@@ -32,6 +33,7 @@ def api_key_create(
     prefix = secrets.token_hex(4)
     plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
+        # Keys are created from the admin and by the create_api_key command (no context).
         api_key = ApiKey.all_tenants.create(
             organization=organization,
             name=name[:100],
@@ -56,6 +58,7 @@ def api_key_authenticate(plain: str) -> ApiKey | None:
     prefix, _, _secret = plain[len(KEY_PREFIX) :].partition("_")
     if not prefix or not _secret:
         return None
+    # A token lookup: the key is what tells which organization is calling.
     api_key = (
         ApiKey.all_tenants.select_related("organization")
         .filter(prefix=prefix, revoked_at__isnull=True)
@@ -65,7 +68,8 @@ def api_key_authenticate(plain: str) -> ApiKey | None:
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_PRECISION:
-        ApiKey.all_tenants.filter(pk=api_key.pk).update(last_used_at=now)
+        with tenant_context_of(api_key.organization_id):
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
     return api_key
 
@@ -73,8 +77,8 @@ def api_key_authenticate(plain: str) -> ApiKey | None:
 def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> bool:
     """Revoke a key at once; return whether it was active."""
     now = timezone.now()
-    with transaction.atomic():
-        revoked = ApiKey.all_tenants.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+    with transaction.atomic(), tenant_context_of(api_key.organization_id):
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
             revoked_at=now
         )
         if revoked:

@@ -19,6 +19,8 @@ def audit_record(
 ) -> AuditEvent:
     """Append an event saying ``actor`` did ``action`` to ``target``."""
     target_id = getattr(target, "public_id", None) or target.pk
+    # Called in a request, a task or a command, the organization named explicitly; create()
+    # still refuses another organization's row inside a context (TenantModel.save).
     return AuditEvent.all_tenants.create(
         organization=organization,
         actor=actor if actor is not None and actor.is_authenticated else None,

@@ -17,6 +17,7 @@ def organization_create(*, name: str, slug: str, owner: User) -> Organization:
     """Create an organization with ``owner`` as its first owner."""
     with transaction.atomic():
         organization = Organization.objects.create(name=name, slug=slug)
+        # A new organization: nobody is in its context yet.
         membership = Membership.all_tenants.create(
             organization=organization, user=owner, role=Role.OWNER
         )
@@ -37,6 +38,7 @@ def member_invite(
     email = email.strip().lower()
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
+    # Members are invited from the admin and from commands, the organization named explicitly.
     if Membership.all_tenants.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {organization}."})
     expires_at = timezone.now() + timedelta(days=settings.MEMBER_INVITATION_DAYS)
@@ -84,7 +86,8 @@ def member_invite(
 def member_invitation_accept(*, token: str, user: User) -> Membership:
     """Turn an open invitation into a membership for ``user`` (whose email must match)."""
     with transaction.atomic():
-        # Two tabs accepting the same link at once must create one membership.
+        # Two tabs accepting the same link at once must create one membership. A token lookup:
+        # the person joining is in no organization's context yet.
         invitation = (
             MemberInvitation.all_tenants.select_for_update()
             .select_related("organization")
@@ -116,6 +119,7 @@ def member_invitation_accept(*, token: str, user: User) -> Membership:
 def _lock_owners(organization_id: int) -> list[Membership]:
     # Two owners demoting or removing each other at the same moment must not leave the
     # organization without an owner: lock every owner row before counting them.
+    # The organization is named by id: role changes run from the admin and from commands.
     return list(
         Membership.all_tenants.select_for_update()
         .filter(organization_id=organization_id, role=Role.OWNER)

@@ -56,6 +56,23 @@ def tenant_context(organization) -> Iterator[None]:
         _current_organization_id.reset(token)
 
 
+@contextmanager
+def tenant_context_of(organization_id: int) -> Iterator[None]:
+    """Scope the block to the organization that owns the rows being worked on.
+
+    For code that runs both inside a request or task (that organization already in context)
+    and from a sweeper (no context): the rows' own organization is entered, and another
+    organization in context is a ``CrossTenantWrite``, never a silent switch.
+    """
+    context_id = _current_organization_id.get()
+    if context_id is not None and context_id != int(organization_id):
+        raise CrossTenantWrite(
+            f"rows of organization {organization_id} inside the context of {context_id}"
+        )
+    with tenant_context(organization_id):
+        yield
+
+
 def tenant_enter(organization_id: int) -> Token:
     """Enter an organization's context where a ``with`` block cannot span the work (a view
     whose caller is known only half way through dispatch); ``tenant_leave`` must follow."""

@@ -38,6 +38,7 @@ def switch_organization(request):
 
 def join(request, token: str):
     """Accept an invitation: sign in (or create the account) as the invited address."""
+    # A token lookup: the person joining is in no organization's context yet.
     invitation = (
         MemberInvitation.all_tenants.select_related("organization").filter(token=token).first()
     )

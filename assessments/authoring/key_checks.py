@@ -68,7 +68,7 @@ def key_check_start(
     """
 
     with transaction.atomic():
-        check = KeyCheck.all_tenants.create(
+        check = KeyCheck.objects.create(
             organization_id=challenge_set.organization_id,
             challenge_set=challenge_set,
             purpose=purpose,
@@ -77,7 +77,7 @@ def key_check_start(
         )
         challenges = challenges_needing_execution(challenge_set)
         for challenge in challenges:
-            KeyCheckJob.all_tenants.create(
+            KeyCheckJob.objects.create(
                 organization_id=challenge_set.organization_id,
                 key_check=check,
                 challenge=challenge,

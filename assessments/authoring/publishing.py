@@ -81,7 +81,7 @@ def challenge_set_publish(
     keys = keys or {}
     with transaction.atomic():
         # Two authors pressing Publish at once must not both create version N+1.
-        challenge_set = ChallengeSet.all_tenants.select_for_update().get(pk=challenge_set.pk)
+        challenge_set = ChallengeSet.objects.select_for_update().get(pk=challenge_set.pk)
         if challenge_set.status == ChallengeSet.Status.ARCHIVED:
             raise PublishRefused(["The set is archived; restore it before publishing."])
         problems = [problem for check in PUBLISH_CHECKS for problem in check(challenge_set)]
@@ -93,7 +93,7 @@ def challenge_set_publish(
         if latest is not None and latest.content_hash == digest:
             return latest, False
         number = (challenge_set.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        version = ChallengeSetVersion.all_tenants.create(
+        version = ChallengeSetVersion.objects.create(
             organization_id=challenge_set.organization_id,
             challenge_set=challenge_set,
             number=number,
@@ -149,7 +149,7 @@ def _freeze_challenges(
     challenge_set: ChallengeSet, version: ChallengeSetVersion, keys: dict[str, dict[str, Any]]
 ) -> None:
     challenges = challenge_set.challenges.order_by("position", "id").prefetch_related(
-        Prefetch("options", queryset=ChallengeOption.all_tenants.order_by("position", "id"))
+        Prefetch("options", queryset=ChallengeOption.objects.order_by("position", "id"))
     )
     frozen = []
     for position, challenge in enumerate(challenges, start=1):
@@ -176,4 +176,4 @@ def _freeze_challenges(
                 key={**keys.get(str(challenge.public_id), {}), **choice_key},
             )
         )
-    PublishedChallenge.all_tenants.bulk_create(frozen)
+    PublishedChallenge.objects.bulk_create(frozen)

@@ -15,9 +15,7 @@ from assessments.core.choices import AnswerFormat, Kind
 
 def challenge_sets_with_summary() -> QuerySet[ChallengeSet]:
     """Return the context organization's sets with challenge count and latest version."""
-    latest = ChallengeSetVersion.all_tenants.filter(challenge_set=OuterRef("pk")).order_by(
-        "-number"
-    )
+    latest = ChallengeSetVersion.objects.filter(challenge_set=OuterRef("pk")).order_by("-number")
     return ChallengeSet.objects.annotate(
         challenge_count=Count("challenges", distinct=True),
         latest_version_number=Subquery(latest.values("number")[:1]),

@@ -25,7 +25,7 @@ from assessments.core.choices import CHOICE_FORMATS, KINDS_WITH_CODE
 def challenge_set_content(challenge_set: ChallengeSet) -> dict[str, Any]:
     """Return the set's draft as plain data in the YAML file's shape (export and hashing)."""
     challenges = challenge_set.challenges.order_by("position", "id").prefetch_related(
-        Prefetch("options", queryset=ChallengeOption.all_tenants.order_by("position", "id"))
+        Prefetch("options", queryset=ChallengeOption.objects.order_by("position", "id"))
     )
     content: dict[str, Any] = {
         "title": challenge_set.title,
@@ -76,7 +76,7 @@ def content_hash(content: dict[str, Any]) -> str:
 def challenge_set_refresh_draft_hash(challenge_set: ChallengeSet) -> str:
     """Recompute the draft's fingerprint after its content changed; return it."""
     digest = content_hash(challenge_set_content(challenge_set))
-    ChallengeSet.all_tenants.filter(pk=challenge_set.pk).update(draft_hash=digest)
+    ChallengeSet.objects.filter(pk=challenge_set.pk).update(draft_hash=digest)
     challenge_set.draft_hash = digest
     return digest
 
@@ -101,7 +101,7 @@ def challenge_set_import(
     with transaction.atomic():
         # Two imports of the same slug at once must not both create the set.
         challenge_set = (
-            ChallengeSet.all_tenants.select_for_update()
+            ChallengeSet.objects.select_for_update()
             .filter(organization=organization, slug=data.slug)
             .first()
         )
@@ -138,7 +138,7 @@ def _replace_challenges(challenge_set: ChallengeSet, data: ChallengeSetData) -> 
     # Challenges are matched by position so that a re-imported question keeps its identity
     # (its lineage across published versions); extra ones are deleted, new ones created.
     existing = list(
-        Challenge.all_tenants.filter(challenge_set=challenge_set).order_by("position", "id")
+        Challenge.objects.filter(challenge_set=challenge_set).order_by("position", "id")
     )
     for index, item in enumerate(data.challenges):
         challenge = (
@@ -156,8 +156,8 @@ def _replace_challenges(challenge_set: ChallengeSet, data: ChallengeSetData) -> 
             setattr(challenge, name, getattr(item, name))
         challenge.grading_config = item.grading
         challenge.save()
-        ChallengeOption.all_tenants.filter(challenge=challenge).delete()
-        ChallengeOption.all_tenants.bulk_create(
+        ChallengeOption.objects.filter(challenge=challenge).delete()
+        ChallengeOption.objects.bulk_create(
             ChallengeOption(
                 organization_id=challenge_set.organization_id,
                 challenge=challenge,
@@ -177,7 +177,7 @@ def _replace_challenges(challenge_set: ChallengeSet, data: ChallengeSetData) -> 
 def challenge_set_archive(*, challenge_set: ChallengeSet, actor: User | None) -> ChallengeSet:
     """Withdraw the set: no new invitations; existing versions stay for their candidates."""
     with transaction.atomic():
-        challenge_set = ChallengeSet.all_tenants.select_for_update().get(pk=challenge_set.pk)
+        challenge_set = ChallengeSet.objects.select_for_update().get(pk=challenge_set.pk)
         if challenge_set.status == ChallengeSet.Status.ARCHIVED:
             return challenge_set
         previous = challenge_set.status
@@ -196,7 +196,7 @@ def challenge_set_archive(*, challenge_set: ChallengeSet, actor: User | None) ->
 def challenge_set_restore(*, challenge_set: ChallengeSet, actor: User | None) -> ChallengeSet:
     """Bring an archived set back: published if it has a version, draft otherwise."""
     with transaction.atomic():
-        challenge_set = ChallengeSet.all_tenants.select_for_update().get(pk=challenge_set.pk)
+        challenge_set = ChallengeSet.objects.select_for_update().get(pk=challenge_set.pk)
         if challenge_set.status != ChallengeSet.Status.ARCHIVED:
             return challenge_set
         status = (
@@ -221,7 +221,7 @@ def challenge_set_duplicate(*, challenge_set: ChallengeSet, actor: User | None) 
     content = challenge_set_content(challenge_set)
     with transaction.atomic():
         taken = set(
-            ChallengeSet.all_tenants.filter(
+            ChallengeSet.objects.filter(
                 organization_id=challenge_set.organization_id,
                 slug__startswith=f"{challenge_set.slug}-copy",
             ).values_list("slug", flat=True)

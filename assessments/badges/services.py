@@ -228,6 +228,7 @@ def credential_status(award: BadgeAward) -> dict[str, Any]:
 
 def revocation_list(organization: Organization) -> dict[str, Any]:
     """Return the organization's revoked credentials (its ``1EdTechRevocationList``)."""
+    # A public document (no tenant context): the organization is named in its URL.
     revoked = (
         BadgeAward.all_tenants.filter(organization=organization, revoked_at__isnull=False)
         .order_by("revoked_at", "id")

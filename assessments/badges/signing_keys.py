@@ -80,7 +80,7 @@ def _key_create(*, organization_id: int, actor: User | None, now: datetime) -> B
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     public_key = b64url(public_raw)
-    return BadgeSigningKey.all_tenants.create(
+    return BadgeSigningKey.objects.create(
         organization_id=organization_id,
         kid=jwk_thumbprint(public_key),
         public_key=public_key,
@@ -130,6 +130,7 @@ def signing_key_delete(key: BadgeSigningKey) -> int:
 
 def jwks(organization: Organization) -> dict[str, list[dict[str, str]]]:
     """Return the organization's public keys, newest first, as a JWK Set (RFC 7517)."""
+    # A public document (no tenant context): the organization is named in its URL.
     keys = BadgeSigningKey.all_tenants.filter(organization=organization).order_by(
         "-created_at", "-id"
     )

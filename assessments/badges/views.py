@@ -38,6 +38,7 @@ SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _award(public_id) -> BadgeAward:
+    # Public pages: the award's UUID is the only key, whichever organization issued it.
     award = (
         BadgeAward.all_tenants.select_related("organization", "version__challenge_set")
         .filter(public_id=public_id)
@@ -107,6 +108,7 @@ def award_image(request: HttpRequest, public_id) -> HttpResponse:
 def set_image(request: HttpRequest, organization_id, set_id) -> HttpResponse:
     """A published set's badge (the achievement's image), titled as its latest version."""
     organization = _organization(organization_id)
+    # Public image (no tenant context): the organization is named in its URL.
     challenge_set = ChallengeSet.all_tenants.filter(
         organization=organization, public_id=set_id
     ).first()

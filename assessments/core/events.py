@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.tenancy import tenant_context_of
 from assessments.core.models import Event
 
 if TYPE_CHECKING:  # the features sit above the core; only their types are named here
@@ -70,17 +71,15 @@ def event_record(
             "awarded_at": _iso(badge.awarded_at),
         }
     payload = {"type": event_type, "timestamp": _iso(now), "data": data}
-    try:
-        with transaction.atomic():
-            event = Event.all_tenants.create(
-                organization_id=invitation.organization_id,
-                type=event_type,
-                invitation=invitation,
-                payload=payload,
-                created_at=now,
-            )
-    except IntegrityError:
-        return None  # this transition was already recorded
-    for subscriber in _subscribers:
-        subscriber(event)
+    # Sweepers record events with no organization in context; requests with the invitation's.
+    with tenant_context_of(invitation.organization_id):
+        try:
+            with transaction.atomic():
+                event = Event.objects.create(
+                    type=event_type, invitation=invitation, payload=payload, created_at=now
+                )
+        except IntegrityError:
+            return None  # this transition was already recorded
+        for subscriber in _subscribers:
+            subscriber(event)
     return event

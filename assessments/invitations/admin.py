@@ -36,7 +36,7 @@ class VersionChoiceField(forms.ModelChoiceField):
 
 class InviteForm(forms.Form):
     version = VersionChoiceField(
-        label=_("Challenge set"), queryset=ChallengeSetVersion.all_tenants.none()
+        label=_("Challenge set"), queryset=ChallengeSetVersion.objects.none()
     )
     candidates = forms.CharField(
         label=_("Candidates"),
@@ -67,7 +67,7 @@ class InviteForm(forms.Form):
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["version"].queryset = (
-            ChallengeSetVersion.all_tenants.filter(organization=organization)
+            ChallengeSetVersion.objects.filter(organization=organization)
             .exclude(challenge_set__status=ChallengeSet.Status.ARCHIVED)
             .order_by("title", "-number")
         )

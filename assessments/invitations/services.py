@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
+from accounts.tenancy import tenant_context_of
 from assessments.authoring.models import ChallengeSetVersion
 from assessments.core.events import event_record
 from assessments.core.models import Event
@@ -221,17 +222,18 @@ def invitation_cancel(*, invitation: Invitation, actor: User | None) -> bool:
 def invitations_expire(*, now: datetime, batch: int = 1000) -> int:
     """Expire invitations, of every organization, not started by their expiry; each with its
     event. At most ``batch`` per call: the sweeper runs again soon."""
+    # Crossing tenants is the point of this read: one sweeper serves every organization.
     due = Invitation.all_tenants.filter(
         status=Invitation.Status.INVITED, expires_at__lte=now
-    ).values_list("pk", flat=True)[:batch]
+    ).values_list("organization_id", "pk")[:batch]
     expired = 0
-    for pk in list(due):
-        with transaction.atomic():
-            changed = Invitation.all_tenants.filter(pk=pk, status=Invitation.Status.INVITED).update(
+    for organization_id, pk in list(due):
+        with tenant_context_of(organization_id), transaction.atomic():
+            changed = Invitation.objects.filter(pk=pk, status=Invitation.Status.INVITED).update(
                 status=Invitation.Status.EXPIRED, updated_at=now
             )
             if changed:
-                invitation = Invitation.all_tenants.select_related("version").get(pk=pk)
+                invitation = Invitation.objects.select_related("version").get(pk=pk)
                 event_record(Event.Type.INVITATION_EXPIRED, invitation=invitation, now=now)
                 expired += 1
     return expired

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assessments.authoring.admin import ChallengeSetAdmin
-from assessments.reports import analytics, charts
+from assessments.reports import analytics, analytics_flags, charts
 from assessments.reports.analytics import ChallengeFigures, SetAnalytics
 from assessments.templatetags.analytics_format import percent
 
@@ -123,14 +123,14 @@ def analytics_view(model_admin):
                 for index, figure in enumerate(result.challenges, start=1)
             ],
             "thresholds": {
-                "min_sessions": analytics.MIN_SESSIONS_FOR_FLAGS,
-                "too_hard": analytics.TOO_HARD_BELOW,
-                "too_easy": analytics.TOO_EASY_ABOVE,
-                "distractor": analytics.DISTRACTOR_MIN_SHARE,
-                "distractor_lift": analytics.DISTRACTOR_MIN_LIFT,
-                "distractor_wrong": analytics.DISTRACTOR_MIN_WRONG_ANSWERS,
-                "time": analytics.TIME_OUT_SHARE,
-                "discrimination": analytics.LOW_DISCRIMINATION_BELOW,
+                "min_sessions": analytics_flags.MIN_SESSIONS_FOR_FLAGS,
+                "too_hard": analytics_flags.TOO_HARD_BELOW,
+                "too_easy": analytics_flags.TOO_EASY_ABOVE,
+                "distractor": analytics_flags.DISTRACTOR_MIN_SHARE,
+                "distractor_lift": analytics_flags.DISTRACTOR_MIN_LIFT,
+                "distractor_wrong": analytics_flags.DISTRACTOR_MIN_WRONG_ANSWERS,
+                "time": analytics_flags.TIME_OUT_SHARE,
+                "discrimination": analytics_flags.LOW_DISCRIMINATION_BELOW,
             },
         }
         return render(request, "admin/assessments/challengeset/analytics.html", context)

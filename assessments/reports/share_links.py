@@ -36,6 +36,7 @@ def report_share_resolve(token: str) -> Invitation | None:
         return None
     if not isinstance(data, dict):
         return None
+    # A token lookup: a shared report's link names no organization until it is found.
     return (
         Invitation.all_tenants.select_related("version__challenge_set", "organization")
         .filter(public_id=data.get("i"), organization_id=data.get("o"))

@@ -147,26 +147,7 @@ def _accept(
     if question.is_closed and not (late and question.closed_reason == QuestionState.Closed.TIME):
         raise TakingError(_("This question is closed."))
     if late:
-        answer = Answer.objects.create(
-            organization_id=invitation.organization_id,
-            question=question,
-            submission_id=submission_id,
-            raw=_bounded(raw),
-            status=Answer.Status.LATE,
-            feedback=_("The answer arrived after the time was up and was not accepted."),
-            submitted_at=now,
-            ip_address=ip,
-        )
-        question_close(question, QuestionState.Closed.TIME, now, only_if_open=True)
-        late_by = (now - (question.deadline or invitation.deadline)).total_seconds()
-        signal_add(
-            invitation,
-            IntegritySignal.Kind.LATE_ANSWER,
-            question=question,
-            now=now,
-            detail={"late_by_seconds": round(late_by, 3)},
-        )
-        return Submission(answer, created=True, question=question)
+        return _accept_late(invitation, question, raw, submission_id, now, ip)
     if question.pending:
         raise TakingError(_("Your previous answer is still being graded."))
     if question.attempts_used >= question.max_attempts:
@@ -209,6 +190,37 @@ def _accept(
     _verdict_to_answer(question, answer, job, now)
     answer.save()  # one INSERT, verdict included
     _verdict_to_question(question, answer, now)
+    return Submission(answer, created=True, question=question)
+
+
+def _accept_late(
+    invitation: Invitation,
+    question: QuestionState,
+    raw: Any,
+    submission_id: str,
+    now: datetime,
+    ip: str | None,
+) -> Submission:
+    """Keep an answer that came after the time was up, unjudged, and close the question."""
+    answer = Answer.objects.create(
+        organization_id=invitation.organization_id,
+        question=question,
+        submission_id=submission_id,
+        raw=_bounded(raw),
+        status=Answer.Status.LATE,
+        feedback=_("The answer arrived after the time was up and was not accepted."),
+        submitted_at=now,
+        ip_address=ip,
+    )
+    question_close(question, QuestionState.Closed.TIME, now, only_if_open=True)
+    late_by = (now - (question.deadline or invitation.deadline)).total_seconds()
+    signal_add(
+        invitation,
+        IntegritySignal.Kind.LATE_ANSWER,
+        question=question,
+        now=now,
+        detail={"late_by_seconds": round(late_by, 3)},
+    )
     return Submission(answer, created=True, question=question)
 
 

@@ -49,6 +49,7 @@ def invitation_for_token(token: str) -> Invitation | None:
     """Return the invitation a candidate link names, whatever its organization."""
     if not token or len(token) > 64:
         return None
+    # A token lookup: the candidate's link names no organization until it is found.
     return (
         Invitation.all_tenants.select_related("version", "organization").filter(token=token).first()
     )
@@ -348,6 +349,7 @@ def sessions_overdue(*, now: datetime) -> list[tuple[int, int]]:
     older than ``SESSION_MAX_SECONDS`` (a candidate who left between two questions).
     """
     cutoff = now - grace()
+    # Crossing tenants is the point: one sweeper serves every organization.
     overdue_questions = QuestionState.all_tenants.filter(
         closed_at__isnull=True, deadline__lt=cutoff, invitation__status=Invitation.Status.STARTED
     ).values_list("organization_id", "invitation_id")

@@ -19,47 +19,32 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import tenant_context
-from assessments.authoring.rendering import highlight_python, render_markdown
 from assessments.badges.models import BadgeAward
-from assessments.core.choices import KIND_ICONS, AnswerFormat, Navigation
+from assessments.core.choices import KIND_ICONS, Navigation
 from assessments.invitations.models import Invitation
 from assessments.taking.answering import FormValues, answer_submit
-from assessments.taking.models import Answer, QuestionState
+from assessments.taking.models import QuestionState
+from assessments.taking.presenters import clock_text, markdown_html, question_context, state_payload
 from assessments.taking.session import (
     TakingError,
     client_changes_record,
     current_position,
-    explanation_visible,
     hint_reveal,
     invitation_for_token,
     question_open,
     session_start,
     session_sync,
-    shuffled_options,
     signal_record,
     time_used,
 )
 
 # The largest answer body a page may send (a code answer and the form's other fields).
 MAX_ANSWER_BYTES = 64 * 1024
-
-
-# Published text is frozen and rendering is a pure function of it: render each text once per
-# process instead of on every page and answer (Markdown plus nh3, pygments for code).
-@functools.lru_cache(maxsize=1024)
-def _markdown(text: str) -> SafeString:
-    return render_markdown(text)
-
-
-@functools.lru_cache(maxsize=256)
-def _python(code: str) -> SafeString:
-    return highlight_python(code)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -127,7 +112,7 @@ def landing(request, invitation: Invitation, *, now):
             "kind": c.get_kind_display(),
             "icon": KIND_ICONS.get(c.kind, "❓"),
             "difficulty": c.get_difficulty_display(),
-            "timer": _clock(round(c.time_limit * multiplier)),
+            "timer": clock_text(round(c.time_limit * multiplier)),
             "attempts": c.max_attempts,
         }
         for c in challenges
@@ -138,11 +123,11 @@ def landing(request, invitation: Invitation, *, now):
         {
             "invitation": invitation,
             "version": version,
-            "description_html": _markdown(version.description) if version.description else "",
+            "description_html": markdown_html(version.description) if version.description else "",
             "rules": rules,
             "count": len(challenges),
             "multiplier": invitation.time_multiplier if multiplier != 1 else None,
-            "overall": _clock(round(version.time_limit * multiplier))
+            "overall": clock_text(round(version.time_limit * multiplier))
             if version.time_limit
             else None,
             "sequential": version.navigation == Navigation.SEQUENTIAL,
@@ -188,92 +173,8 @@ def question(request, invitation: Invitation, position: int, *, now):
     return render(
         request,
         "assessments/take/question.html",
-        _question_context(invitation, questions, state, now=now),
+        question_context(invitation, questions, state, now=now),
     )
-
-
-def _question_context(invitation, questions, state: QuestionState, *, now) -> dict[str, Any]:
-    challenge = state.challenge
-    version = invitation.version
-    answers = list(state.answers.order_by("submitted_at"))
-    last = answers[-1] if answers else None
-    shown_tests = [
-        {"name": t["name"], "setup": t["setup"]}
-        for t in challenge.grading_config.get("tests", [])
-        if not t.get("hidden")
-    ]
-    next_position = None
-    if state.is_closed:
-        later = [q for q in questions if q.position > state.position and not q.is_closed]
-        next_position = later[0].position if later else None
-    return {
-        "invitation": invitation,
-        "version": version,
-        "state": state,
-        "challenge": challenge,
-        "questions": questions,
-        "total": len(questions),
-        "icon": KIND_ICONS.get(challenge.kind, "❓"),
-        "prompt_html": _markdown(challenge.prompt),
-        "code_html": _python(challenge.code) if challenge.code else "",
-        "options": shuffled_options(invitation, challenge) if challenge.options else [],
-        "multiple": challenge.answer_format == AnswerFormat.MULTIPLE_CHOICE,
-        "format": challenge.answer_format,
-        "shown_tests": shown_tests,
-        "entry_point": challenge.grading_config.get("entry_point", ""),
-        "answers": answers,
-        "last": last,
-        "hint": challenge.hint if state.hint_revealed_at else "",
-        "has_hint": bool(challenge.hint),
-        "explanation_html": (
-            _markdown(challenge.explanation)
-            if challenge.explanation and explanation_visible(version, state)
-            else ""
-        ),
-        "remaining": _remaining(state, now),
-        "remaining_clock": _clock(_remaining(state, now)),
-        "ui_strings": _ui_strings(),
-        "deadline_ms": int(state.deadline.timestamp() * 1000) if state.deadline else None,
-        "now_ms": int(now.timestamp() * 1000),
-        "submission_id": uuid.uuid4(),
-        "next_position": next_position,
-        "free": version.navigation == Navigation.FREE,
-        "sequential": version.navigation == Navigation.SEQUENTIAL,
-        "percent": round(100 * sum(q.is_closed for q in questions) / len(questions)),
-    }
-
-
-def _ui_strings() -> dict[str, str]:
-    """What take.js says, translated here (the script holds no UI text of its own)."""
-    return {
-        "remaining": _("%(clock)s remaining"),
-        "oneMinute": _("One minute remaining."),
-        "tenSeconds": _("Ten seconds remaining."),
-        "timeUp": _("Time is up."),
-        "correct": _("Correct"),
-        "incorrect": _("Incorrect"),
-        "grading": _("Grading your answer…"),
-        "late": _("Your answer arrived after the time was up and was not accepted."),
-        "failed": _("Your answer could not be graded; it did not use an attempt."),
-        "attemptsLeft": _("Attempts: %(n)s left"),
-        "hint": _("Hint"),
-        "next": _("Next question"),
-        "results": _("See your results"),
-        "error": _("Something went wrong; please try again."),
-    }
-
-
-def _remaining(state: QuestionState, now) -> int | None:
-    if state.deadline is None or state.is_closed:
-        return None
-    return max(0, int((state.deadline - now).total_seconds()))
-
-
-def _clock(seconds: int | float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _read_answer(request: HttpRequest) -> tuple[Any, str]:
@@ -328,7 +229,7 @@ def answer(request, invitation: Invitation, position: int, *, now):
         state = submission.question or _question_state(invitation, position)
         status = 201 if submission.created else 200
         last = submission.answer if submission.created else None
-        payload = _state_payload(invitation, state, now=now, last=last)
+        payload = state_payload(invitation, state, now=now, last=last)
         return JsonResponse(payload, status=status)
     return redirect("take:question", token=invitation.token, position=position)
 
@@ -364,43 +265,7 @@ def state(request, invitation: Invitation, position: int, *, now):
     state = next((q for q in questions if q.position == position), None)
     if state is None:
         raise TakingError(_("There is no such question."), status=404)
-    return JsonResponse(_state_payload(invitation, state, now=now))
-
-
-def _state_payload(
-    invitation: Invitation, state: QuestionState, *, now, last: Answer | None = None
-) -> dict[str, Any]:
-    if last is None:
-        last = state.answers.order_by("-submitted_at").first()
-    challenge = state.challenge
-    explanation = ""
-    if challenge.explanation and explanation_visible(invitation.version, state):
-        explanation = str(_markdown(challenge.explanation))
-    return {
-        "position": state.position,
-        "session": invitation.status,
-        "closed": state.is_closed,
-        "closed_reason": state.closed_reason,
-        "remaining_ms": (
-            max(0, int((state.deadline - now).total_seconds() * 1000))
-            if state.deadline and not state.is_closed
-            else None
-        ),
-        "server_now_ms": int(now.timestamp() * 1000),
-        "attempts_left": state.attempts_left,
-        "pending": state.pending,
-        "last_answer": (
-            {
-                "status": last.status,
-                "correct": last.correct,
-                "feedback": last.feedback,
-                "details": last.details,
-            }
-            if last
-            else None
-        ),
-        "explanation_html": explanation,
-    }
+    return JsonResponse(state_payload(invitation, state, now=now))
 
 
 @require_POST
@@ -447,8 +312,8 @@ def results(request, invitation: Invitation, *, now):
             "state": q,
             "challenge": q.challenge,
             "icon": KIND_ICONS.get(q.challenge.kind, "❓"),
-            "time_used": _clock(time_used(q, now=now)),
-            "time_limit": _clock(q.time_limit),
+            "time_used": clock_text(time_used(q, now=now)),
+            "time_limit": clock_text(q.time_limit),
             "points": round(q.score * q.challenge.points, 2),
         }
         for q in questions

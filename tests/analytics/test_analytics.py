@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.tenancy import tenant_context
 from assessments.authoring.publishing import challenge_set_publish
 from assessments.models import Challenge, ChallengeOption, Invitation
-from assessments.reports import analytics
+from assessments.reports import analytics_flags
 from assessments.reports.analytics import set_analytics
 from tests.analytics.conftest import Q, publish_analytics_set, session
 
@@ -166,8 +166,8 @@ def test_flags_with_their_reasons(ten_sessions):
     # Q1: B drew 4/7 = 57% of wrong first answers: above 40%, but with two wrong options
     # the bar is 1.5 / 2 = 75%; 30% ran out of time; D = 0.67.
     assert q[1].flags == []
-    assert analytics.distractor_threshold(2) == 0.75
-    assert analytics.distractor_threshold(5) == 0.40
+    assert analytics_flags.distractor_threshold(2) == 0.75
+    assert analytics_flags.distractor_threshold(5) == 0.40
     (distractor,) = q[2].flags
     assert distractor.code == "distractor"
     assert "“B” drew 89% of the 9 wrong first answers" in distractor.explanation

@@ -201,12 +201,13 @@ def _send_task(organization_id: int, callback_id: int, countdown: float | None =
 
 def greenhouse_event_apply(event: Event) -> None:
     """In the event's transaction: arm the PATCH of a Greenhouse invitation that completed
-    (its task is sent on commit), or forget the key of one that expired or was cancelled."""
+    (its task is sent on commit), or forget the key of one that expired or was cancelled.
+
+    Runs in the event's organization context (``event_record`` enters it)."""
     invitation = event.invitation
     if invitation is None or invitation.source != Invitation.Source.GREENHOUSE:
         return
-    waiting = GreenhouseCallback.all_tenants.filter(
-        organization_id=event.organization_id,
+    waiting = GreenhouseCallback.objects.filter(
         invitation_id=invitation.pk,
         status=GreenhouseCallback.Status.WAITING,
     )
@@ -217,7 +218,7 @@ def greenhouse_event_apply(event: Event) -> None:
         return
     callback_id = waiting.values_list("pk", flat=True).first()
     now = timezone.now()
-    armed = callback_id is not None and GreenhouseCallback.all_tenants.filter(
+    armed = callback_id is not None and GreenhouseCallback.objects.filter(
         pk=callback_id, status=GreenhouseCallback.Status.WAITING
     ).update(
         status=GreenhouseCallback.Status.PENDING,
@@ -293,7 +294,4 @@ def greenhouse_callback_attempt(*, callback_id: int) -> bool | None:
 
 def greenhouse_callbacks_resend(*, now: datetime, batch: int = 1000) -> int:
     """Re-send lost callback messages, of every organization; return how many."""
-    # Crossing tenants is the point: one sweeper serves every organization.
-    return lost_messages_resend(
-        GreenhouseCallback.all_tenants.all(), _send_task, now=now, batch=batch
-    )
+    return lost_messages_resend(GreenhouseCallback, _send_task, now=now, batch=batch)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.tenancy import tenant_context
 from assessments.core.tasks import task_send
 from assessments.hr.outbox import transport
 from assessments.hr.outbox.models import OutboxMessage
@@ -162,13 +163,18 @@ def outbox_task_send(
 
 
 def lost_messages_resend(
-    rows: QuerySet, send_task: Callable[[int, int], None], *, now: datetime, batch: int
+    model: type[OutboxMessage],
+    send_task: Callable[[int, int], None],
+    *,
+    now: datetime,
+    batch: int,
 ) -> int:
-    """Send again the task of every due row that no worker holds and whose last message
-    should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago; return how many."""
+    """Send again the task of every due row, of every organization, that no worker holds and
+    whose last message should have run ``WEBHOOK_LOST_AFTER_SECONDS`` ago; return how many."""
     overdue = now - timedelta(seconds=settings.WEBHOOK_LOST_AFTER_SECONDS)
+    # Crossing tenants is the point of this read: one sweeper serves every organization.
     due = list(
-        rows.filter(status=PENDING, next_attempt_at__lte=now)
+        model.all_tenants.filter(status=PENDING, next_attempt_at__lte=now)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=overdue))
         .order_by("next_attempt_at")
@@ -176,7 +182,13 @@ def lost_messages_resend(
     )
     if not due:
         return 0
-    rows.filter(pk__in=[pk for _, pk in due]).update(enqueued_at=now)
+    by_organization: dict[int, list[int]] = {}
+    for organization_id, pk in due:
+        by_organization.setdefault(organization_id, []).append(pk)
+    for organization_id, pks in by_organization.items():
+        # The write stays scoped: each organization's rows in its own context.
+        with tenant_context(organization_id):
+            model.objects.filter(pk__in=pks).update(enqueued_at=now)
     for organization_id, pk in due:
         send_task(organization_id, pk)
     return len(due)

@@ -91,7 +91,7 @@ class WebhookEndpoint(TenantModel):
         # An unchanged URL is not resolved again: an endpoint whose host stopped resolving
         # can still be switched off.
         webhook_events_check(self.events)
-        saved = type(self).all_tenants.filter(pk=self.pk).values_list("url", flat=True).first()
+        saved = type(self).objects.filter(pk=self.pk).values_list("url", flat=True).first()
         if self.url != saved:
             webhook_url_check(self.url)
 

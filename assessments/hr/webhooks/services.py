@@ -77,7 +77,7 @@ def webhook_endpoint_create(
     events = sorted(set(events))
     webhook_endpoint_check(url=url, events=events)
     with transaction.atomic():
-        endpoint = WebhookEndpoint.all_tenants.create(
+        endpoint = WebhookEndpoint.objects.create(
             organization=organization,
             url=url,
             events=events,
@@ -168,18 +168,18 @@ def _send_task(organization_id: int, delivery_id: int, countdown: float | None =
 
 def event_fan_out(event: Event) -> list[WebhookDelivery]:
     """Create a delivery of ``event`` for every enabled endpoint of its organization that
-    subscribed to its type, in the caller's transaction; send their tasks on commit."""
+    subscribed to its type, in the caller's transaction; send their tasks on commit.
+
+    Runs in the event's organization context (``event_record`` enters it)."""
     endpoints = [
         endpoint
-        for endpoint in WebhookEndpoint.all_tenants.filter(
-            organization_id=event.organization_id, enabled=True
-        )
+        for endpoint in WebhookEndpoint.objects.filter(enabled=True)
         if endpoint.wants(event.type)
     ]
     if not endpoints:
         return []
     now = timezone.now()
-    deliveries = WebhookDelivery.all_tenants.bulk_create(
+    deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
             organization_id=event.organization_id,
             event=event,
@@ -365,5 +365,4 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: User | None)
 
 def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
     """Re-send lost delivery messages, of every organization; return how many."""
-    # Crossing tenants is the point: one sweeper serves every organization.
-    return lost_messages_resend(WebhookDelivery.all_tenants.all(), _send_task, now=now, batch=batch)
+    return lost_messages_resend(WebhookDelivery, _send_task, now=now, batch=batch)

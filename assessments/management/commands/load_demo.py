@@ -45,9 +45,8 @@ class Command(BaseCommand):
                 if organization is None:
                     organization = organization_create(name=org_name, slug=org_slug, owner=user)
                 else:
-                    Membership.all_tenants.get_or_create(
-                        organization=organization, user=user, defaults={"role": role}
-                    )
+                    with tenant_context(organization):
+                        Membership.objects.get_or_create(user=user, defaults={"role": role})
                 organizations[org_slug] = organization
             demo = organizations[DEMO_ORG[1]]
             with tenant_context(demo):
