@@ -200,8 +200,10 @@ class CancelSerializer(StrictSerializer):
 # --- pages (cursor pagination) -------------------------------------------------------------
 
 
-def _page_of(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
-    """The serializer of one cursor page of ``item`` (for the schema)."""
+def page_serializer_of(
+    item: type[serializers.Serializer], name: str
+) -> type[serializers.Serializer]:
+    """Return the serializer of one cursor page of ``item`` (for the schema)."""
     return type(
         name,
         (serializers.Serializer,),
@@ -213,5 +215,5 @@ def _page_of(item: type[serializers.Serializer], name: str) -> type[serializers.
     )
 
 
-AssessmentPageSerializer = _page_of(AssessmentSerializer, "AssessmentPageSerializer")
-InvitationPageSerializer = _page_of(InvitationSerializer, "InvitationPageSerializer")
+AssessmentPageSerializer = page_serializer_of(AssessmentSerializer, "AssessmentPageSerializer")
+InvitationPageSerializer = page_serializer_of(InvitationSerializer, "InvitationPageSerializer")

@@ -33,7 +33,8 @@ from assessments.invitations.services import Candidate, invitation_cancel, invit
 from assessments.reports.results import invitation_result
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """Return the schema's documented error answers for ``codes``."""
     described = {
         400: "The request is not valid (see `error.fields`); unknown fields are refused.",
         401: "No API key, or a key that is not valid or was revoked.",
@@ -65,7 +66,7 @@ class AssessmentListView(ApiView):
     @extend_schema(
         operation_id="assessments_list",
         summary="List the assessments candidates can be invited to",
-        responses={200: AssessmentPageSerializer, **_errors(400, 401, 429)},
+        responses={200: AssessmentPageSerializer, **error_responses(400, 401, 429)},
         tags=["assessments"],
     )
     def get(self, request):
@@ -78,7 +79,7 @@ class AssessmentDetailView(ApiView):
     @extend_schema(
         operation_id="assessments_retrieve",
         summary="One assessment",
-        responses={200: AssessmentSerializer, **_errors(401, 404, 429)},
+        responses={200: AssessmentSerializer, **error_responses(401, 404, 429)},
         tags=["assessments"],
     )
     def get(self, request, assessment_id):
@@ -112,7 +113,7 @@ class InvitationListView(ApiView):
         operation_id="invitations_list",
         summary="List invitations, newest first (cursor pagination)",
         parameters=[InvitationFilterSerializer],
-        responses={200: InvitationPageSerializer, **_errors(400, 401, 429)},
+        responses={200: InvitationPageSerializer, **error_responses(400, 401, 429)},
         tags=["invitations"],
     )
     def get(self, request):
@@ -142,7 +143,7 @@ class InvitationListView(ApiView):
         ),
         parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER)],
         request=InvitationCreateSerializer,
-        responses={201: InvitationSerializer, **_errors(400, 401, 409, 422, 429)},
+        responses={201: InvitationSerializer, **error_responses(400, 401, 409, 422, 429)},
         examples=[OpenApiExample("Invite Ada", value=CREATE_EXAMPLE, request_only=True)],
         tags=["invitations"],
     )
@@ -179,7 +180,7 @@ class InvitationDetailView(ApiView):
     @extend_schema(
         operation_id="invitations_retrieve",
         summary="One invitation",
-        responses={200: InvitationSerializer, **_errors(401, 404, 429)},
+        responses={200: InvitationSerializer, **error_responses(401, 404, 429)},
         tags=["invitations"],
     )
     def get(self, request, invitation_id):
@@ -191,7 +192,7 @@ class InvitationCancelView(ApiView):
         operation_id="invitations_cancel",
         summary="Cancel an invitation that is not finished",
         request=CancelSerializer,
-        responses={200: InvitationSerializer, **_errors(400, 401, 404, 409, 422, 429)},
+        responses={200: InvitationSerializer, **error_responses(400, 401, 404, 409, 422, 429)},
         parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER)],
         tags=["invitations"],
     )
@@ -212,7 +213,7 @@ class InvitationResultView(ApiView):
         operation_id="invitations_result",
         summary="The candidate's result: score, each challenge, integrity signals",
         description="Available at any time; `score` is final once `status` is `completed`.",
-        responses={200: ResultSerializer, **_errors(401, 404, 429)},
+        responses={200: ResultSerializer, **error_responses(401, 404, 429)},
         tags=["invitations"],
     )
     def get(self, request, invitation_id):

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 
 from assessments.core.models import Event
 from assessments.hr.api.base import ApiView, CreatedCursorPagination, StrictSerializer
-from assessments.hr.api.serializers import _page_of
-from assessments.hr.api.views import _errors
+from assessments.hr.api.serializers import page_serializer_of
+from assessments.hr.api.views import error_responses
 from assessments.hr.webhooks.models import WebhookEndpoint
 from assessments.hr.webhooks.services import (
     webhook_endpoint_create,
@@ -81,7 +81,7 @@ class WebhookFilterSerializer(StrictSerializer):
     )
 
 
-WebhookPageSerializer = _page_of(WebhookSerializer, "WebhookPageSerializer")
+WebhookPageSerializer = page_serializer_of(WebhookSerializer, "WebhookPageSerializer")
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class WebhookListView(ApiView):
         operation_id="webhooks_list",
         summary="List webhook endpoints, newest first (cursor pagination)",
         parameters=[WebhookFilterSerializer],
-        responses={200: WebhookPageSerializer, **_errors(400, 401, 429)},
+        responses={200: WebhookPageSerializer, **error_responses(400, 401, 429)},
         tags=["webhooks"],
     )
     def get(self, request):
@@ -120,7 +120,7 @@ class WebhookListView(ApiView):
         operation_id="webhooks_create",
         summary="Subscribe a URL to events; the answer holds its secret, once",
         request=WebhookCreateSerializer,
-        responses={201: WebhookCreatedSerializer, **_errors(400, 401, 429)},
+        responses={201: WebhookCreatedSerializer, **error_responses(400, 401, 429)},
         examples=[OpenApiExample("Subscribe", value=CREATE_EXAMPLE, request_only=True)],
         tags=["webhooks"],
     )
@@ -145,7 +145,7 @@ class WebhookDetailView(ApiView):
     @extend_schema(
         operation_id="webhooks_retrieve",
         summary="One webhook endpoint (without its secret)",
-        responses={200: WebhookSerializer, **_errors(401, 404, 429)},
+        responses={200: WebhookSerializer, **error_responses(401, 404, 429)},
         tags=["webhooks"],
     )
     def get(self, request, webhook_id):
@@ -155,7 +155,7 @@ class WebhookDetailView(ApiView):
         operation_id="webhooks_update",
         summary="Change the URL, events, description, or switch it on or off",
         request=WebhookUpdateSerializer,
-        responses={200: WebhookSerializer, **_errors(400, 401, 404, 429)},
+        responses={200: WebhookSerializer, **error_responses(400, 401, 404, 429)},
         tags=["webhooks"],
     )
     def patch(self, request, webhook_id):
@@ -173,7 +173,7 @@ class WebhookDetailView(ApiView):
     @extend_schema(
         operation_id="webhooks_destroy",
         summary="Delete a webhook endpoint and its delivery log",
-        responses={204: None, **_errors(401, 404, 429)},
+        responses={204: None, **error_responses(401, 404, 429)},
         tags=["webhooks"],
     )
     def delete(self, request, webhook_id):
