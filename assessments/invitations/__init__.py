@@ -1,0 +1,1 @@
+"""Invitations: inviting candidates (one or many), expiry, cancelling and the invitation email."""

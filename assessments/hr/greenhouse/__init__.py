@@ -1,0 +1,1 @@
+"""Greenhouse's Assessment Partner contract and its completion callback."""

@@ -1,4 +1,5 @@
-"""POST a webhook to a URL that resolves to a public address, and read a bounded answer.
+"""Send a request (a webhook POST, Greenhouse's PATCH) to a URL that resolves to a public
+address, and read a bounded answer.
 
 Subscribers choose the URL, so a request to it is a request the platform makes on their
 behalf from inside its network (SSRF). The address is checked where it matters: the host

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the fan-out of events into deliveries, signed attempts."""

@@ -7,7 +7,9 @@ The life of a delivery (docs/webhooks.md):
 - ``webhook_delivery_attempt`` (the task's body) claims the delivery, POSTs the event
   signed the Standard Webhooks way, logs the attempt, and on failure schedules the next
   one with exponential backoff and jitter (never sooner than ``Retry-After``). Short waits
-  go to the broker as a countdown; long ones are picked up by the sweeper when due.
+  go to the broker as a countdown; long ones are picked up by the sweeper when due. The
+  claim, the schedule and the sweep are the outbox's (``assessments.hr.outbox.delivery``),
+  shared with Greenhouse's callback; what is webhooks' own is here.
 - ``webhook_deliveries_resend`` (the sweeper) re-sends due deliveries whose message was
   lost; a duplicate message is harmless because only one worker can claim a due delivery.
 - An endpoint that failed every attempt for long enough, or answered 410 Gone, is disabled.
