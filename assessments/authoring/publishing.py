@@ -74,7 +74,7 @@ def challenge_set_publish(
     """Freeze the draft into a new version; return (version, created).
 
     ``keys`` maps a challenge's public id to the key its code produced when executed
-    (``assessments.authoring.key_checks``): a challenge whose key comes from running code cannot be
+    (``authoring.key_checks``): a challenge whose key comes from running code cannot be
     published without one. An unchanged draft returns the latest version with ``created``
     False. Any failed check raises ``PublishRefused`` and nothing is written.
     """
@@ -97,14 +97,9 @@ def challenge_set_publish(
             organization_id=challenge_set.organization_id,
             challenge_set=challenge_set,
             number=number,
-            title=challenge_set.title,
-            slug=challenge_set.slug,
-            description=challenge_set.description,
-            tagline=challenge_set.tagline,
-            badge_promise=challenge_set.badge_promise,
-            navigation=challenge_set.navigation,
-            feedback=challenge_set.feedback,
-            time_limit=challenge_set.time_limit,
+            **{
+                name: getattr(challenge_set, name) for name in ChallengeSetVersion.COPIED_FROM_DRAFT
+            },
             content_hash=digest,
             torch_version=torch_version,
             published_by=actor if actor is not None and actor.is_authenticated else None,
@@ -160,18 +155,7 @@ def _freeze_challenges(
                 version=version,
                 source_id=challenge.public_id,
                 position=position,
-                kind=challenge.kind,
-                title=challenge.title,
-                prompt=challenge.prompt,
-                code=challenge.code,
-                difficulty=challenge.difficulty,
-                time_limit=challenge.time_limit,
-                max_attempts=challenge.max_attempts,
-                hint=challenge.hint,
-                explanation=challenge.explanation,
-                points=challenge.points,
-                answer_format=challenge.answer_format,
-                grading_config=challenge.grading_config,
+                **{name: getattr(challenge, name) for name in PublishedChallenge.COPIED_FROM_DRAFT},
                 options=options,
                 key={**keys.get(str(challenge.public_id), {}), **choice_key},
             )

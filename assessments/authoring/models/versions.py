@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.db import models
 
@@ -32,6 +33,12 @@ class ChallengeSetVersion(FrozenModel):
     Invitations and candidate sessions point here, so nothing a candidate sees changes
     under them when the author edits the draft.
     """
+
+    # The fields publishing copies from the draft set as they are (the one list of them).
+    COPIED_FROM_DRAFT: ClassVar[tuple[str, ...]] = (
+        "title", "slug", "description", "tagline", "badge_promise", "navigation", "feedback",
+        "time_limit",
+    )  # fmt: skip
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     challenge_set = models.ForeignKey(
@@ -69,6 +76,13 @@ class ChallengeSetVersion(FrozenModel):
 
 class PublishedChallenge(FrozenModel):
     """A challenge as frozen in a version, with its options and answer key."""
+
+    # The fields publishing copies from the draft challenge as they are (the one list of
+    # them); position, options and key are frozen by publishing itself.
+    COPIED_FROM_DRAFT: ClassVar[tuple[str, ...]] = (
+        "kind", "title", "prompt", "code", "difficulty", "time_limit", "max_attempts", "hint",
+        "explanation", "points", "answer_format", "grading_config",
+    )  # fmt: skip
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     version = models.ForeignKey(
