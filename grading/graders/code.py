@@ -14,8 +14,8 @@ import ast
 import json
 from typing import Any
 
-from grading.formats import ConfigError, config_tolerance, no_options, only_keys
 from grading.graders.base import AnswerError, Grader, Verdict, register
+from grading.graders.checks import ConfigError, config_tolerance, no_options, only_keys
 from grading.values import TensorValue, ValueParseError, compare_tensors
 
 RESULTS_NAME = "__grading_results__"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from grading.formats import ConfigError, config_bool, config_tolerance, no_options, only_keys
 from grading.graders.base import AnswerError, Grader, Verdict, register
+from grading.graders.checks import ConfigError, config_bool, config_tolerance, no_options, only_keys
 from grading.values import (
     TensorValue,
     ValueParseError,
