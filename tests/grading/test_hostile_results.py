@@ -7,10 +7,9 @@ is ``nn.BatchNorm1d(x.shape[1])(x)`` (two shown tests, one hidden), run by
 
 import pytest
 
-from accounts.tenancy import tenant_context
 from grading.formats import validate_grading_config
-from grading.jobs import grading_job_create, grading_job_run
 from grading.models import GradingJob
+from tests.grading.test_code_answers import _run as run_job
 
 HIDDEN_MARKER = "zebra-hidden-setup-9931"
 BN_CONFIG = validate_grading_config(
@@ -42,13 +41,8 @@ def batch_norm(x):
 
 
 def _run(tenant, purpose, payload):
-    with tenant_context(tenant.organization):
-        job = grading_job_create(
-            organization_id=tenant.organization.pk, purpose=purpose, answer_format="code",
-            payload=payload, enqueue=False,
-        )  # fmt: skip
-        grading_job_run(job_id=job.pk)
-        return GradingJob.objects.get(pk=job.pk)  # as stored, read back from PostgreSQL
+    job = run_job(tenant, purpose, payload)
+    return GradingJob.all_tenants.get(pk=job.pk)  # as stored, read back from PostgreSQL
 
 
 @pytest.fixture

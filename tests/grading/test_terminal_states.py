@@ -17,7 +17,9 @@ from grading.models import GradingJob
 from grading.sandbox.client import SandboxUnavailable
 from grading.tasks import run_grading_job
 from tests.grading.test_hostile_results import BN_CONFIG, _function
-from tests.processes import RedisServer, WorkerProcess
+from tests.grading.test_lost_jobs import _wait
+from tests.grading.test_lost_jobs import private_broker as _private_broker  # noqa: F401 - fixture
+from tests.processes import WorkerProcess
 
 OK_RESPONSE = {
     "verdict": "ok", "stdout": "tensor(2.)\n", "stderr": "", "exception": None,
@@ -170,22 +172,6 @@ def test_the_sweeper_resends_stuck_jobs_and_fails_those_out_of_deliveries_or_tim
 
 
 # --- with a real worker -----------------------------------------------------------------
-
-
-@pytest.fixture
-def private_broker(tmp_path):
-    redis = RedisServer(tmp_path).start()
-    yield redis
-    redis.stop()
-
-
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(message())
 
 
 @pytest.mark.django_db(transaction=True)
