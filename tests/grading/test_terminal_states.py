@@ -18,7 +18,6 @@ from grading.sandbox.client import SandboxUnavailable
 from grading.tasks import run_grading_job
 from tests.grading.test_hostile_results import BN_CONFIG, _function
 from tests.grading.test_lost_jobs import _wait
-from tests.grading.test_lost_jobs import private_broker as _private_broker  # noqa: F401 - fixture
 from tests.processes import WorkerProcess
 
 OK_RESPONSE = {
