@@ -1,75 +1,41 @@
-"""Checks of grading configurations, shared by the graders, and the entry point that runs them.
+"""The entry point that validates a grading configuration with its format's grader.
 
 ``assessments`` calls ``validate_grading_config`` from ``Challenge.clean()`` and the YAML
-importer, so a bad configuration never reaches the database nor a grader. Each grader
-validates its own format (``Grader.validate_config``) with the helpers below.
+importer, so a bad configuration never reaches the database nor a grader. The shared
+checks (``ConfigError``, ``OptionSpec``...) live in ``grading.graders.checks`` and are
+re-exported here for callers.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from grading.graders import get_grader
+from grading.graders.checks import (
+    ConfigError,
+    OptionSpec,
+    config_bool,
+    config_tolerance,
+    no_options,
+    only_keys,
+)
 
-class ConfigError(ValueError):
-    """A grading configuration or option list is invalid; ``field`` names what is wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """The part of an answer option a validator looks at."""
-
-    text: str
-    correct: bool
-
-
-def only_keys(config: dict[str, Any], allowed: set[str]) -> None:
-    """Refuse keys the format does not know (a typo must not be ignored silently)."""
-    unknown = sorted(set(config) - allowed)
-    if unknown:
-        raise ConfigError(
-            "grading",
-            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed)) or 'none'}",
-        )
-
-
-def config_bool(config: dict[str, Any], key: str, default: bool) -> bool:
-    """Return a boolean setting, or raise ``ConfigError``."""
-    value = config.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"grading.{key}", f"must be true or false, not {value!r}")
-    return value
-
-
-def config_tolerance(config: dict[str, Any], key: str, default: float) -> float:
-    """Return a tolerance between 0 and 1, or raise ``ConfigError``."""
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"grading.{key}", f"must be a number, not {value!r}")
-    if not math.isfinite(value) or value < 0 or value > 1:
-        raise ConfigError(f"grading.{key}", f"must be between 0 and 1, not {value!r}")
-    return float(value)
-
-
-def no_options(options: Sequence[OptionSpec], fmt: str) -> None:
-    """Refuse answer options on a format that has none."""
-    if options:
-        raise ConfigError("options", f"answer options are only for choice questions, not {fmt}")
+__all__ = [
+    "ConfigError",
+    "OptionSpec",
+    "config_bool",
+    "config_tolerance",
+    "no_options",
+    "only_keys",
+    "validate_grading_config",
+]
 
 
 def validate_grading_config(
     answer_format: str, config: Any, options: Sequence[OptionSpec]
 ) -> dict[str, Any]:
     """Return ``config`` normalized for ``answer_format``, or raise ``ConfigError``."""
-    from grading.graders.base import get_grader
-
     grader = get_grader(answer_format)
     if config is None:
         config = {}

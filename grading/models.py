@@ -26,7 +26,17 @@ class GradingJob(TenantModel):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
-        FAILED = "failed", "Failed"  # the infrastructure gave up; never a candidate's fault
+        FAILED = "failed", "Failed"  # we gave up (see FailureReason); never a candidate's fault
+
+    class FailureReason(models.TextChoices):
+        """Why a job failed. Every reason is ours: a candidate's own failure is a verdict
+        (status done, no credit), so a failed job must never cost a candidate an attempt."""
+
+        SANDBOX_UNAVAILABLE = "sandbox_unavailable", "Sandbox unavailable"
+        INTERRUPTED = "interrupted", "Killed by a signal the job did not cause"
+        INTERNAL_ERROR = "internal_error", "Unexpected error in the worker"
+        DELIVERY_LIMIT = "delivery_limit", "Delivered too many times without finishing"
+        EXPIRED = "expired", "Unfinished for too long"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
@@ -43,9 +53,14 @@ class GradingJob(TenantModel):
     feedback = models.TextField(blank=True)
     result = models.JSONField(default=dict, blank=True)
     last_error = models.TextField(blank=True)
+    # Set with status failed (and only then): the caller refunds or reopens on any value.
+    failure_reason = models.CharField(max_length=24, choices=FailureReason.choices, blank=True)
+    # Claims so far, retries included; bounded by GRADING_JOB_MAX_DELIVERIES.
     deliveries = models.PositiveIntegerField(default=0)
     requested_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The latest claim: a running job claimed recently is left to the worker running it.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     sandbox_wall_ms = models.FloatField(null=True)
     sandbox_cpu_ms = models.FloatField(null=True)

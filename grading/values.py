@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_ELEMENTS = 1_000_000
+#: Deepest nesting of brackets read from typed text (a tensor has far fewer dimensions).
+MAX_NESTING = 32
 
 
 class ValueParseError(ValueError):
@@ -28,17 +30,6 @@ class TensorValue:
 
     shape: tuple[int, ...]
     values: tuple[float, ...]
-
-    @classmethod
-    def from_plain(cls, data: Any) -> TensorValue:
-        """Build from the sandbox's plain data: a tensor mapping, a nested list or a number."""
-        if isinstance(data, dict) and data.get("type") == "tensor":
-            value = _from_nested(data.get("data"))
-            declared = tuple(data.get("shape") or ())
-            if declared != value.shape and not (0 in declared and not value.values):
-                raise ValueParseError(f"shape {declared} does not match the data {value.shape}")
-            return cls(shape=declared, values=value.values)
-        return _from_nested(data)
 
 
 def _number(token: Any) -> float:
@@ -100,7 +91,7 @@ def _parse_literal(text: str) -> Any:
         raise ValueParseError("no value given")
     index = 0
 
-    def parse() -> Any:
+    def parse(level: int = 0) -> Any:
         nonlocal index
         if index >= len(tokens):
             raise ValueParseError("the value ends too early (a bracket is not closed?)")
@@ -112,12 +103,14 @@ def _parse_literal(text: str) -> Any:
             return value == "True"
         if value != "[":
             raise ValueParseError(f"unexpected {value!r} at character {where + 1}")
+        if level >= MAX_NESTING:
+            raise ValueParseError(f"more than {MAX_NESTING} levels of brackets")
         items: list[Any] = []
         if index < len(tokens) and tokens[index][1] == "]":
             index += 1
             return items
         while True:
-            items.append(parse())
+            items.append(parse(level + 1))
             if index >= len(tokens):
                 raise ValueParseError("a '[' is never closed")
             _, separator, where = tokens[index]
@@ -157,9 +150,10 @@ def parse_tensor_text(text: str) -> TensorValue:
         body = body[len("tensor(") : -1]
         size_match = _SIZE_KWARG.search(body)
         if size_match:
-            size = tuple(
-                int(part) for part in size_match.group(1).replace(" ", "").split(",") if part
-            )
+            parts = [part for part in size_match.group(1).replace(" ", "").split(",") if part]
+            if len(parts) > MAX_NESTING or any(len(part) > 9 for part in parts):
+                raise ValueParseError("the size is not a tensor's size")
+            size = tuple(int(part) for part in parts)
             body = _SIZE_KWARG.sub("", body)
         body = _KWARG.sub("", body)
     if "..." in body:

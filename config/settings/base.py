@@ -200,6 +200,11 @@ SANDBOX_SOCKET = env_str("SANDBOX_SOCKET", str(VAR_DIR / "sandbox.sock"))
 SANDBOX_TIMEOUT_SECONDS = env_int("SANDBOX_TIMEOUT_SECONDS", 60)
 # A grading job still unfinished this long after it was requested is sent again.
 GRADING_JOB_STUCK_SECONDS = env_int("GRADING_JOB_STUCK_SECONDS", 120)
+# A job is run at most this many times (retries after our failures included), and given up
+# this long after it was requested; either way it ends failed and the candidate keeps the
+# attempt.
+GRADING_JOB_MAX_DELIVERIES = env_int("GRADING_JOB_MAX_DELIVERIES", 10)
+GRADING_JOB_GIVE_UP_SECONDS = env_int("GRADING_JOB_GIVE_UP_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-grading-jobs": {
         "task": "grading.tasks.sweep_stuck_jobs",

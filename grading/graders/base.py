@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from grading.formats import ConfigError, OptionSpec
+from grading.graders.checks import OptionSpec
 
 
 class AnswerError(ValueError):
@@ -50,6 +50,8 @@ class Grader(ABC):
         """Compare a parsed answer with the key and return the verdict."""
 
 
+#: Filled by ``register`` when ``grading.graders`` imports every grader module; read it
+#: through ``grading.graders.get_grader``, which guarantees that import happened.
 _REGISTRY: dict[str, Grader] = {}
 
 
@@ -60,20 +62,3 @@ def register(grader_class: type[Grader]) -> type[Grader]:
         raise RuntimeError(f"two graders for {fmt!r}")
     _REGISTRY[fmt] = grader_class()
     return grader_class
-
-
-def get_grader(answer_format: str) -> Grader:
-    """Return the grader for an answer format, or raise ``ConfigError``."""
-    from grading import graders  # noqa: F401 - importing the package registers every grader
-
-    try:
-        return _REGISTRY[answer_format]
-    except KeyError:
-        raise ConfigError("answer_format", f"unknown answer format {answer_format!r}") from None
-
-
-def registered_formats() -> list[str]:
-    """Return every answer format that has a grader."""
-    from grading import graders  # noqa: F401
-
-    return sorted(_REGISTRY)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from grading.formats import ConfigError, OptionSpec, config_bool, only_keys
 from grading.graders.base import AnswerError, Grader, Verdict, register
+from grading.graders.checks import ConfigError, OptionSpec, config_bool, only_keys
 
 
 def _check_options(options: Sequence[OptionSpec], *, single: bool) -> None:

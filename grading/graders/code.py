@@ -3,20 +3,26 @@
 Each test's inputs are built by a short setup snippet (``args = (torch.randn(4, 3),)``)
 after seeding torch. The candidate's function and the author's reference run in separate
 sandbox jobs through the same harness (``build_harness``); only the plain results come
-back, and ``grade`` compares them here, outside any process the candidate's code ran in.
-Partial credit is the share of tests passed; feedback shows the results of shown tests
-and only the count of hidden ones.
+back, and ``grade`` compares them here, outside any process the candidate's code ran in,
+after reading them through ``grading.schema``. An answer's shown and hidden tests run in
+separate sandbox runs (``split_tests``): the process that can send text back never had a
+hidden test's setup, and the hidden run reports no error text at all. Partial credit is the
+share of tests passed; feedback shows the results of shown tests and only the count of
+hidden ones.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import logging
 from typing import Any
 
-from grading.formats import ConfigError, config_tolerance, no_options, only_keys
 from grading.graders.base import AnswerError, Grader, Verdict, register
-from grading.values import TensorValue, ValueParseError, compare_tensors
+from grading.graders.checks import ConfigError, config_tolerance, no_options, only_keys
+from grading.schema import SchemaError, compare_values, read_value
+
+logger = logging.getLogger(__name__)
 
 RESULTS_NAME = "__grading_results__"
 MAX_CODE_CHARS = 50_000
@@ -33,20 +39,36 @@ for __grading_test in __grading_tests:
         __grading_value = {entry}(*__grading_ns["args"])
         {results}[__grading_test["name"]] = {{"ok": True, "value": __grading_value}}
     except Exception as __grading_exc:
-        {results}[__grading_test["name"]] = {{
-            "ok": False, "error": type(__grading_exc).__name__ + ": " + str(__grading_exc)[:500]
-        }}
+        {results}[__grading_test["name"]] = {{"ok": False, "error": {error}}}
 """
+# Shown tests report what the function raised; hidden tests report nothing but the failure.
+_SHOWN_ERROR = 'type(__grading_exc).__name__ + ": " + str(__grading_exc)[:500]'
+_HIDDEN_ERROR = '""'
 
 
-def build_harness(*, source: str, config: dict[str, Any]) -> str:
-    """Return the program that defines ``source`` and runs every test against its function."""
-    tests = [{"name": t["name"], "setup": t["setup"]} for t in config["tests"]]
+def build_harness(
+    *, source: str, config: dict[str, Any], tests: list[dict[str, Any]] | None = None,
+    hidden: bool = False,
+) -> str:  # fmt: skip
+    """Return the program that defines ``source`` and runs ``tests`` against its function.
+
+    ``tests`` defaults to every test of ``config`` (the reference's run); ``hidden`` leaves
+    the exceptions' text out of the results.
+    """
+    chosen = config["tests"] if tests is None else tests
     harness = _HARNESS.format(
-        tests=json.dumps(tests), results=RESULTS_NAME, entry=config["entry_point"],
-        seed=int(config.get("seed", 0)),
+        tests=json.dumps([{"name": t["name"], "setup": t["setup"]} for t in chosen]),
+        results=RESULTS_NAME, entry=config["entry_point"], seed=int(config.get("seed", 0)),
+        error=_HIDDEN_ERROR if hidden else _SHOWN_ERROR,
     )  # fmt: skip
     return f"import json\n{source}\n{harness}"
+
+
+def split_tests(config: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """Return the configuration's (shown, hidden) tests."""
+    shown = [test for test in config["tests"] if not test.get("hidden")]
+    hidden = [test for test in config["tests"] if test.get("hidden")]
+    return shown, hidden
 
 
 @register
@@ -112,12 +134,16 @@ class CodeGrader(Grader):
         return raw
 
     def grade(self, *, key, config, answer) -> Verdict:
-        """Compare the candidate's results (``answer``: test name → result) with the key's."""
+        """Compare the candidate's results (``answer``: test name → result) with the key's.
+
+        ``answer`` is whatever the job left in its results variable: anything at all.
+        """
         expected = key["expected"]
+        results = answer if isinstance(answer, dict) else {}
         shown, hidden_passed, hidden_total, passed = [], 0, 0, 0
         for test in config["tests"]:
             ok, message = compare_result(
-                answer.get(test["name"]), expected.get(test["name"]), config
+                results.get(test["name"]), expected.get(test["name"]), config
             )
             passed += ok
             if test["hidden"]:
@@ -166,17 +192,34 @@ def _check_syntax(source: str, field: str) -> None:
 
 
 def compare_result(actual: Any, expected: Any, config: dict[str, Any]) -> tuple[bool, str]:
-    """Return (passed, message) for one test's result against the reference's."""
-    if not isinstance(expected, dict) or not expected.get("ok"):
-        return False, "the reference failed on this test"
-    if not isinstance(actual, dict):
-        return False, "no result (the program stopped before this test)"
-    if not actual.get("ok"):
-        return False, str(actual.get("error", "raised an exception"))[:300]
+    """Return (passed, message) for one test's result against the reference's; never raise.
+
+    A value outside the schema fails the test with a message saying what came back; any
+    other error while comparing fails this test alone, with a generic message (the details
+    go to the log, not to the candidate).
+    """
     try:
-        mine = TensorValue.from_plain(actual.get("value"))
-        theirs = TensorValue.from_plain(expected.get("value"))
-    except ValueParseError as exc:
-        return False, f"the result is not a tensor or number: {exc}"
-    equal, reason = compare_tensors(mine, theirs, atol=config["atol"], rtol=config["rtol"])
+        return _compare_result(actual, expected, config)
+    except Exception:
+        logger.exception("comparing a code test's result failed")
+        return False, "this test's result could not be checked"
+
+
+def _compare_result(actual: Any, expected: Any, config: dict[str, Any]) -> tuple[bool, str]:
+    if not isinstance(expected, dict) or expected.get("ok") is not True:
+        return False, "the reference failed on this test"
+    try:
+        theirs = read_value(expected.get("value"))
+    except SchemaError:
+        return False, "the reference's result cannot be compared"
+    if not isinstance(actual, dict) or type(actual.get("ok")) is not bool:
+        return False, "no result (the program stopped before this test)"
+    if not actual["ok"]:
+        error = actual.get("error")
+        return False, error[:300] if isinstance(error, str) and error else "raised an exception"
+    try:
+        mine = read_value(actual.get("value"))
+    except SchemaError as exc:
+        return False, f"your function returned {exc}; {theirs.noun} was expected"
+    equal, reason = compare_values(mine, theirs, atol=config["atol"], rtol=config["rtol"])
     return equal, "passed" if equal else reason

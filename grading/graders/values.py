@@ -5,8 +5,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from grading.formats import ConfigError, config_bool, config_tolerance, no_options, only_keys
 from grading.graders.base import AnswerError, Grader, Verdict, register
+from grading.graders.checks import ConfigError, config_bool, config_tolerance, no_options, only_keys
+from grading.schema import tensor_from_plain
 from grading.values import (
     TensorValue,
     ValueParseError,
@@ -50,7 +51,7 @@ class TensorValueGrader(Grader):
 
     def grade(self, *, key, config, answer) -> Verdict:
         if "value" in key:
-            expected = TensorValue.from_plain(key["value"])
+            expected = tensor_from_plain(key["value"])
         else:
             expected = parse_tensor_text(key["printed"])
         equal, reason = compare_tensors(

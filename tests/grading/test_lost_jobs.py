@@ -16,7 +16,7 @@ from django.db import connection
 from accounts.tenancy import tenant_context
 from grading.jobs import grading_job_create
 from grading.models import GradingJob
-from tests.processes import RedisServer, WorkerProcess
+from tests.processes import WorkerProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,13 +55,6 @@ def result_writes():
     yield counts
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER IF EXISTS test_count_result_write ON grading_gradingjob")
-
-
-@pytest.fixture
-def private_broker(tmp_path):
-    redis = RedisServer(tmp_path).start()
-    yield redis
-    redis.stop()
 
 
 def _worker(broker, sandbox_socket, tmp_path, name):
