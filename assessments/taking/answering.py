@@ -28,8 +28,9 @@ from assessments.taking.session import (
     time_is_up,
 )
 from grading.graders import AnswerError, get_grader
-from grading.jobs import execute, grading_job_create
+from grading.jobs import grading_job_create, grading_job_grade_now
 from grading.models import GradingJob
+from grading.storable import storable_data
 
 # The task a worker sends when it has graded an answer (see assessments.tasks).
 ANSWER_GRADED_TASK = "assessments.tasks.answer_graded"
@@ -140,6 +141,8 @@ def _accept(
     answer_format = question.challenge.answer_format
     if isinstance(raw, FormValues):
         raw = form_answer(raw.values, answer_format)
+    # PostgreSQL cannot store a NUL or a lone surrogate: they are kept as visible escapes.
+    raw = storable_data(raw)
     if raw is None or raw == "" or raw == []:
         choice = answer_format in CHOICE_FORMATS
         raise TakingError(_("Choose an option.") if choice else _("Write an answer."), status=400)
@@ -239,27 +242,13 @@ def _bounded(raw: Any) -> Any:
 def _grade_here(
     invitation: Invitation, challenge: PublishedChallenge, payload: dict, now: datetime
 ) -> GradingJob:
-    """Grade an answer that runs no code in the request, and store its job row as done.
-
-    Choice, value, exception and text answers compare plain data with the key: a worker
-    would add a round trip and nothing else. The job row is written all the same, so every
-    graded answer has one, with the same fields a worker fills in.
-    """
-    job = GradingJob(
+    """Grade an answer that runs no code in the request; its job row is written done."""
+    return grading_job_grade_now(
         organization_id=invitation.organization_id,
-        purpose=GradingJob.Purpose.ANSWER,
         answer_format=challenge.answer_format,
         payload=payload,
-        status=GradingJob.Status.RUNNING,
+        now=now,
     )
-    outcome = execute(job, client=None)
-    job.status = GradingJob.Status.DONE
-    job.correct, job.score = outcome.correct, outcome.score
-    job.feedback, job.result = outcome.feedback, outcome.result
-    job.deliveries = 1
-    job.started_at = job.finished_at = now
-    job.save()
-    return job
 
 
 def _apply_verdict(

@@ -10,7 +10,6 @@ and integrity signals.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from typing import Any
 
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.tenancy import tenant_context
 from assessments.badges.models import BadgeAward
 from assessments.core.choices import KIND_ICONS, Navigation
+from assessments.core.json_body import JsonBodyError, json_body_parse
 from assessments.invitations.models import Invitation
 from assessments.taking.answering import FormValues, answer_submit
 from assessments.taking.models import QuestionState
@@ -187,9 +187,9 @@ def _read_answer(request: HttpRequest) -> tuple[Any, str]:
         raise TakingError(_("The answer is too long."), status=413)
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError as exc:
-            raise TakingError(_("The request is not valid JSON."), status=400) from exc
+            data = json_body_parse(request.body)
+        except JsonBodyError as exc:
+            raise TakingError(str(exc), status=400) from exc
         if not isinstance(data, dict):
             raise TakingError(_("The request must be a JSON object."), status=400)
         raw, submission = data.get("answer"), data.get("submission_id")
@@ -273,8 +273,8 @@ def state(request, invitation: Invitation, position: int, *, now):
 def signal(request, invitation: Invitation, *, now):
     """The page reports a focus loss or a paste; recorded for the report, never held against."""
     try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
+        data = json_body_parse(request.body)
+    except JsonBodyError:
         data = None
     if not isinstance(data, dict):
         raise TakingError(_("The request must be a JSON object."), status=400)

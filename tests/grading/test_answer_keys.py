@@ -4,12 +4,12 @@ import textwrap
 import time
 
 import pytest
-from assessments.publishing import PublishRefused, challenge_set_publish
-from assessments.services import challenge_set_import
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.tenancy import tenant_context
+from assessments.authoring.publishing import PublishRefused, challenge_set_publish
+from assessments.authoring.services import challenge_set_import
 from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck, PublishedChallenge
 from tests.conftest import login
 
