@@ -4,13 +4,13 @@ import textwrap
 import time
 
 import pytest
-from assessments.publishing import PublishRefused, challenge_set_publish
-from assessments.services import challenge_set_import
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.tenancy import tenant_context
 from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck, PublishedChallenge
+from assessments.publishing import PublishRefused, challenge_set_publish
+from assessments.services import challenge_set_import
 from tests.conftest import login
 
 BN_OUTPUT = (
