@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import tenant_context
 from assessments.badges.models import BadgeAward
-from assessments.core.choices import KIND_ICONS, Navigation
+from assessments.core.choices import KIND_ICONS, FeedbackPolicy, Navigation
 from assessments.invitations.models import Invitation
 from assessments.taking.answering import FormValues, answer_submit
 from assessments.taking.models import QuestionState
@@ -146,6 +146,7 @@ def landing(request, invitation: Invitation, *, now):
             if version.time_limit
             else None,
             "sequential": version.navigation == Navigation.SEQUENTIAL,
+            "practice": version.feedback == FeedbackPolicy.AFTER_WRONG_ANSWER,
             "grace": settings.ANSWER_GRACE_SECONDS,
         },
     )
