@@ -34,6 +34,13 @@ KIND_ICONS = {
 }
 
 
+def start_at(page, invitation, width: int) -> None:
+    """Open the invitation's landing page in a window ``width`` px wide and start."""
+    page.set_viewport_size({"width": width, "height": 844})
+    page.goto(invitation.candidate_path())
+    page.get_by_role("button", name="Start").click()
+
+
 def font_of(locator) -> str:
     return locator.evaluate("(el) => getComputedStyle(el).fontFamily")
 
@@ -114,9 +121,7 @@ def test_candidate_pages_fit_the_screen(page, screens, demo_invitation, width):
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_badge_page_fits_the_screen(page, screens, demo_invitation, width):
-    page.set_viewport_size({"width": width, "height": 844})
-    page.goto(demo_invitation.candidate_path())
-    page.get_by_role("button", name="Start").click()
+    start_at(page, demo_invitation, width)
     for position in range(1, 6):
         page.get_by_role(
             "radio", name=option_label(demo_invitation, position, correct=True)
@@ -166,9 +171,7 @@ def test_every_answer_format_fits_and_hints_are_markdown(page, screens, width, t
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_later_question_offers_the_current_one(page, screens, demo_invitation, width):
-    page.set_viewport_size({"width": width, "height": 844})
-    page.goto(demo_invitation.candidate_path())
-    page.get_by_role("button", name="Start").click()
+    start_at(page, demo_invitation, width)
     expect(page).to_have_url(re.compile(r"/q/1/$"))
     page.goto(f"/t/{demo_invitation.token}/q/3/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Answer the questions in order.")
