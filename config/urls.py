@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("assessments.badges.urls")),
     path("", include("assessments.reports.urls")),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page (the admin's too): point them at the file.
+    path("favicon.ico", RedirectView.as_view(url="/static/favicon.ico", permanent=True)),
 ]

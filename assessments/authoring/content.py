@@ -277,7 +277,7 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
         if raw.get("time_limit") is not None
         else None,
         feedback=_choice(
-            raw, "feedback", where, errors, FeedbackPolicy, FeedbackPolicy.AFTER_WRONG_ANSWER
+            raw, "feedback", where, errors, FeedbackPolicy, FeedbackPolicy.AFTER_CLOSE
         ),
         challenges=challenges,
     )

@@ -34,8 +34,13 @@ MAX_REASON = 300
 
 
 def badge_earned(questions: list[QuestionState]) -> bool:
-    """The criteria: every question answered correctly (the seed's "all challenges correct")."""
-    return bool(questions) and all(q.correct for q in questions)
+    """The criteria: every question answered correctly (the seed's "all challenges correct").
+
+    A question answered after its explanation was shown (practice mode) earns no credit.
+    """
+    return bool(questions) and all(
+        q.correct and not q.answered_after_explanation for q in questions
+    )
 
 
 def badge_award_if_earned(

@@ -36,8 +36,18 @@ class Navigation(models.TextChoices):
 
 
 class FeedbackPolicy(models.TextChoices):
-    AFTER_WRONG_ANSWER = "after_wrong_answer", "After each wrong answer"
+    """When a candidate may read a question's explanation.
+
+    ``after_close`` (the default) keeps the explanation until no answer can change the
+    score. ``after_wrong_answer`` is practice: the explanation follows a wrong answer while
+    attempts are left, and any answer given after it was shown scores nothing.
+    """
+
     AFTER_CLOSE = "after_close", "Once the question is closed"
+    AFTER_WRONG_ANSWER = (
+        "after_wrong_answer",
+        "After each wrong answer (practice: later answers score nothing)",
+    )
 
 
 # Kinds whose challenge shows a code snippet that the candidate reasons about (and that the
@@ -68,9 +78,9 @@ CHOICE_FORMATS = frozenset({AnswerFormat.SINGLE_CHOICE, AnswerFormat.MULTIPLE_CH
 KIND_ICONS = {
     Kind.PREDICT_OUTPUT: "❓",
     Kind.CONCEPTUAL: "🧠",
-    Kind.HYPERPARAMETER: "❓",
+    Kind.HYPERPARAMETER: "⚙️",
     Kind.DEBUG: "🔧",
-    Kind.MODEL_CHOICE: "❓",
+    Kind.MODEL_CHOICE: "🧩",
     Kind.CODE: "⌨️",
 }
 

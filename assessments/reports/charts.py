@@ -23,7 +23,10 @@ ROW_HEIGHT = 26
 BAR_HEIGHT = 16
 TOP = 8
 AXIS_HEIGHT = 22
-LABEL_CHARS = 30
+# About 6.5 px a character at 12 px: a label of this many fits LABEL_WIDTH without clipping.
+LABEL_CHARS = 26
+# The widest a character of a printed value is taken to be, to leave room for it.
+VALUE_CHAR_WIDTH = 7
 
 INK = "#1b1f24"
 MUTED = "#4a5160"
@@ -105,15 +108,18 @@ def bar_chart(
     *, chart_id: str, title: str, description: str, bars: Sequence[Bar], axis_label: str = ""
 ) -> SafeString:
     """Return horizontal bars of shares (0..1), each with its label and value printed."""
-    plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH - 60
+    values = [_pct(bar.value) + (f" {bar.note}" if bar.note else "") for bar in bars]
+    # The printed values sit right of their bars: the longest one decides the plot's width,
+    # so a full bar's value is never cut off at the edge.
+    room = max([VALUE_WIDTH + 60] + [VALUE_CHAR_WIDTH * len(v) + 12 for v in values])
+    plot = max(120, WIDTH - LABEL_WIDTH - room)
     height = TOP + ROW_HEIGHT * len(bars) + AXIS_HEIGHT + (14 if axis_label else 0)
     bottom = TOP + ROW_HEIGHT * len(bars)
     body = _axis(bottom, plot, (0, 0.25, 0.5, 0.75, 1))
-    for row, bar in enumerate(bars):
+    for row, (bar, value) in enumerate(zip(bars, values, strict=True)):
         y = TOP + row * ROW_HEIGHT
         middle = y + ROW_HEIGHT / 2
         width = max(0.0, min(1.0, bar.value)) * plot
-        value = _pct(bar.value) + (f" {bar.note}" if bar.note else "")
         body.append(_label(middle, bar.label))
         body.append(
             f'<rect x="{LABEL_WIDTH}" y="{middle - BAR_HEIGHT / 2:.1f}" width="{width:.1f}" '

@@ -6,12 +6,23 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from assessments.badges.models import BadgeAward
 from assessments.invitations.models import Invitation
 from assessments.reports.share_links import report_share_url
 from assessments.taking.models import IntegritySignal, QuestionState
 from assessments.taking.session import time_used
+
+# How a verdict reads in a report (the API keeps the identifiers).
+VERDICT_LABELS = {
+    "correct": _("Correct"),
+    "incorrect": _("Incorrect"),
+    "time_up": _("Time ran out"),
+    "not_answered": _("Not answered"),
+    "pending": _("Being graded"),
+    "open": _("Open"),
+}
 
 
 def question_verdict(question: QuestionState, *, session_over: bool) -> str:
@@ -69,6 +80,7 @@ def invitation_result(invitation: Invitation, *, now: datetime) -> dict[str, Any
                 "attempts_used": q.attempts_used,
                 "max_attempts": q.max_attempts,
                 "hint_used": q.hint_revealed_at is not None,
+                "answered_after_explanation": q.answered_after_explanation,
                 "time_used_seconds": time_used(q, now=now),
                 "time_limit_seconds": q.time_limit,
             }

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from assessments.invitations.models import Invitation
-from assessments.reports.results import invitation_result, question_verdict
+from assessments.reports.results import VERDICT_LABELS, invitation_result, question_verdict
 from assessments.taking.models import Answer, IntegritySignal, QuestionState
 
 # --- the report ------------------------------------------------------------------------------
@@ -48,13 +48,22 @@ def report_build(invitation: Invitation, *, now: datetime) -> dict[str, Any]:
                 "attempt": a.attempt,
                 "status": a.status,
                 "correct": a.correct,
+                "after_explanation": a.after_explanation,
                 "text": _answer_text(challenge, a.raw),
                 "feedback": a.feedback,
                 "at": a.submitted_at,
             }
             for a in question.answers.all()
         ]
-        rows.append({"question": question, "challenge": challenge, **outcome, "answers": answers})
+        rows.append(
+            {
+                "question": question,
+                "challenge": challenge,
+                **outcome,
+                "verdict_label": VERDICT_LABELS[outcome["verdict"]],
+                "answers": answers,
+            }
+        )
         label = _("question %(n)d") % {"n": question.position}
         if question.opened_at:
             timeline.append({"at": question.opened_at, "what": _("Opened %s") % label})
@@ -64,6 +73,8 @@ def report_build(invitation: Invitation, *, now: datetime) -> dict[str, Any]:
                 Answer.Status.PENDING: _("being graded"),
                 Answer.Status.FAILED: _("could not be graded"),
             }.get(answer["status"]) or (_("correct") if answer["correct"] else _("incorrect"))
+            if answer["after_explanation"]:
+                verdict += " " + _("(after the explanation: no points)")
             timeline.append(
                 {
                     "at": answer["at"],
@@ -133,7 +144,10 @@ def results_rows(invitations: QuerySet[Invitation], *, now: datetime) -> Iterato
         "integrity_signals",
     ]  # fmt: skip
     for n in range(1, width + 1):
-        header += [f"q{n}_verdict", f"q{n}_points", f"q{n}_attempts", f"q{n}_hint", f"q{n}_seconds"]
+        header += [
+            f"q{n}_verdict", f"q{n}_points", f"q{n}_attempts", f"q{n}_hint", f"q{n}_seconds",
+            f"q{n}_after_explanation",
+        ]  # fmt: skip
     yield header
     from assessments.taking.session import time_used
 
@@ -156,6 +170,7 @@ def results_rows(invitations: QuerySet[Invitation], *, now: datetime) -> Iterato
                 question.attempts_used,
                 "yes" if question.hint_revealed_at else "no",
                 round(seconds, 1) if seconds is not None else None,
+                "yes" if question.answered_after_explanation else "no",
             ]
         yield [_cell(value) for value in row]
 

@@ -170,11 +170,14 @@ def _accept(
         submission_id=submission_id,
         raw=raw,
         status=Answer.Status.PENDING,
+        # The row lock is held: a response that carried the explanation has recorded it.
+        after_explanation=question.explanation_shown_at is not None,
         submitted_at=now,
         ip_address=ip,
     )
     payload = {"answer": raw, "key": challenge.key, "config": challenge.grading_config}
     question.attempts_used += 1
+    question.answered_after_explanation |= answer.after_explanation
     if grader.needs_sandbox:
         job = grading_job_create(
             organization_id=invitation.organization_id,
@@ -186,7 +189,7 @@ def _accept(
         answer.grading_job = job
         answer.save()
         question.pending = True
-        question.save(update_fields=["attempts_used", "pending"])
+        question.save(update_fields=["attempts_used", "pending", "answered_after_explanation"])
         return Submission(answer, created=True, question=question)
     job = _grade_here(invitation, challenge, payload, now)
     answer.grading_job = job
@@ -271,7 +274,8 @@ def _verdict_to_answer(question: QuestionState, answer: Answer, job: GradingJob,
     if job.status == GradingJob.Status.DONE:
         answer.status = Answer.Status.GRADED
         answer.correct = bool(job.correct)
-        answer.score = job.score or 0.0
+        # Practice mode: the explanation was read before this answer, so it earns nothing.
+        answer.score = 0.0 if answer.after_explanation else (job.score or 0.0)
         answer.feedback = job.feedback
         answer.details = (job.result or {}).get("details", {})
     else:
@@ -288,7 +292,7 @@ def _verdict_to_question(question: QuestionState, answer: Answer, now: datetime)
     if answer.status == Answer.Status.GRADED:
         question.score = max(question.score, answer.score)
         question.correct = bool(question.correct) or answer.correct
-    fields = ["pending", "score", "correct", "attempts_used"]
+    fields = ["pending", "score", "correct", "attempts_used", "answered_after_explanation"]
     if not question.is_closed:
         if answer.correct:
             question.closed_at, question.closed_reason = now, QuestionState.Closed.CORRECT

@@ -41,6 +41,11 @@ class QuestionState(TenantModel):
     # An answer handed to a worker and not graded yet: no new answer until it is.
     pending = models.BooleanField(default=False)
     hint_revealed_at = models.DateTimeField(null=True, blank=True)
+    # When a response first carried the explanation: an answer after it earns nothing.
+    explanation_shown_at = models.DateTimeField(null=True, blank=True)
+    # An answer was accepted after the explanation was shown (practice mode only: otherwise
+    # the explanation waits until no answer is accepted); it blocks the badge.
+    answered_after_explanation = models.BooleanField(default=False)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.CharField(max_length=16, choices=Closed.choices, blank=True)
     correct = models.BooleanField(null=True)
@@ -90,6 +95,8 @@ class Answer(TenantModel):
     status = models.CharField(max_length=16, choices=Status.choices)
     correct = models.BooleanField(null=True)
     score = models.FloatField(null=True)
+    # Sent after the question's explanation was shown: graded, but scores 0.
+    after_explanation = models.BooleanField(default=False)
     feedback = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
     grading_job = models.OneToOneField(

@@ -7,6 +7,7 @@ Presentation only: the rules are in ``taking.session`` and ``taking.answering``.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ from assessments.authoring.rendering import highlight_python, render_markdown
 from assessments.core.choices import KIND_ICONS, AnswerFormat, Navigation
 from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, QuestionState
-from assessments.taking.session import explanation_visible, shuffled_options
+from assessments.taking.session import explanation_show, shuffled_options
 
 
 # Published text is frozen and rendering is a pure function of it: render each text once per
@@ -32,11 +33,54 @@ def python_html(code: str) -> SafeString:
     return highlight_python(code)
 
 
+# Option texts shown as code (monospace, scrolling sideways inside the option): several lines,
+# a tensor, a list or a number, or an exception ("RuntimeError: ..."); anything else is prose.
+CODE_OPTION = re.compile(r"\n|^\s*(tensor\(|[\[(]|-?\d|[A-Z]\w*(Error|Exception|Warning)\b)")
+
+# Below these many seconds the timer warns, then warns harder (take.js keeps them current).
+TIMER_WARNING_SECONDS = 30
+TIMER_DANGER_SECONDS = 10
+
+
+def _picked(answer: Answer | None) -> set[str]:
+    if answer is None:
+        return set()
+    raw = answer.raw
+    return {raw} if isinstance(raw, str) else {str(r) for r in raw if isinstance(r, str)}
+
+
+def option_rows(invitation, state: QuestionState, last: Answer | None) -> list[dict[str, Any]]:
+    """The options as shown: the candidate's last pick checked, the key only once closed."""
+    challenge = state.challenge
+    if not challenge.options:
+        return []
+    picked = _picked(last)
+    correct = {o["id"] for o in challenge.options if o["correct"]} if state.is_closed else set()
+    return [
+        {
+            **option,
+            "code": bool(CODE_OPTION.search(option["text"])),
+            "picked": option["id"] in picked,
+            "correct": option["id"] in correct,
+        }
+        for option in shuffled_options(invitation, challenge)
+    ]
+
+
+def timer_level(seconds: float | None) -> str:
+    if seconds is None or seconds > TIMER_WARNING_SECONDS:
+        return "normal"
+    return "danger" if seconds <= TIMER_DANGER_SECONDS else "warning"
+
+
 def question_context(invitation, questions, state: QuestionState, *, now) -> dict[str, Any]:
     challenge = state.challenge
     version = invitation.version
     answers = list(state.answers.order_by("submitted_at"))
     last = answers[-1] if answers else None
+    # The candidate's own last pick (a late answer was refused: it is not theirs to show).
+    accepted = next((a for a in reversed(answers) if a.status != Answer.Status.LATE), None)
+    remaining = remaining_seconds(state, now)
     shown_tests = [
         {"name": t["name"], "setup": t["setup"]}
         for t in challenge.grading_config.get("tests", [])
@@ -56,22 +100,25 @@ def question_context(invitation, questions, state: QuestionState, *, now) -> dic
         "icon": KIND_ICONS.get(challenge.kind, "❓"),
         "prompt_html": markdown_html(challenge.prompt),
         "code_html": python_html(challenge.code) if challenge.code else "",
-        "options": shuffled_options(invitation, challenge) if challenge.options else [],
+        "options": option_rows(invitation, state, accepted),
+        # A text answer stays as the candidate left it after a wrong attempt.
+        "text_value": accepted.raw if accepted and isinstance(accepted.raw, str) else "",
         "multiple": challenge.answer_format == AnswerFormat.MULTIPLE_CHOICE,
         "format": challenge.answer_format,
         "shown_tests": shown_tests,
         "entry_point": challenge.grading_config.get("entry_point", ""),
         "answers": answers,
         "last": last,
-        "hint": challenge.hint if state.hint_revealed_at else "",
+        "hint_html": markdown_html(challenge.hint) if state.hint_revealed_at else "",
         "has_hint": bool(challenge.hint),
         "explanation_html": (
             markdown_html(challenge.explanation)
-            if challenge.explanation and explanation_visible(version, state)
+            if explanation_show(invitation, state, now=now)
             else ""
         ),
-        "remaining": remaining_seconds(state, now),
-        "remaining_clock": clock_text(remaining_seconds(state, now)),
+        "remaining": remaining,
+        "remaining_clock": clock_text(remaining),
+        "timer_level": timer_level(remaining),
         "ui_strings": ui_strings(),
         "deadline_ms": int(state.deadline.timestamp() * 1000) if state.deadline else None,
         "now_ms": int(now.timestamp() * 1000),
@@ -90,6 +137,10 @@ def ui_strings() -> dict[str, str]:
         "oneMinute": _("One minute remaining."),
         "tenSeconds": _("Ten seconds remaining."),
         "timeUp": _("Time is up."),
+        "timeUpShown": _("Time is up"),
+        "warning": _("Under 30 seconds"),
+        "danger": _("Under 10 seconds"),
+        "afterExplanation": _("Answered after the explanation was shown: no points."),
         "correct": _("Correct"),
         "incorrect": _("Incorrect"),
         "grading": _("Grading your answer…"),
@@ -123,7 +174,7 @@ def state_payload(
         last = state.answers.order_by("-submitted_at").first()
     challenge = state.challenge
     explanation = ""
-    if challenge.explanation and explanation_visible(invitation.version, state):
+    if explanation_show(invitation, state, now=now):
         explanation = str(markdown_html(challenge.explanation))
     return {
         "position": state.position,
@@ -142,6 +193,7 @@ def state_payload(
             {
                 "status": last.status,
                 "correct": last.correct,
+                "after_explanation": last.after_explanation,
                 "feedback": last.feedback,
                 "details": last.details,
             }

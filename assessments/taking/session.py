@@ -41,6 +41,16 @@ class TakingError(Exception):
             self.status = status
 
 
+class OutOfOrder(TakingError):
+    """A later question of a sequential set was asked for; ``current`` is the one to answer."""
+
+    status = 403
+
+    def __init__(self, message: str, *, current: int | None):
+        super().__init__(message)
+        self.current = current
+
+
 def grace() -> timedelta:
     return timedelta(seconds=settings.ANSWER_GRACE_SECONDS)
 
@@ -219,8 +229,9 @@ def question_open(
     if invitation.status != Invitation.Status.STARTED:
         raise TakingError(_("This test is over."), status=410)
     sequential = invitation.version.navigation == Navigation.SEQUENTIAL
-    if sequential and position != current_position(invitation, questions):
-        raise TakingError(_("Answer the questions in order."), status=403)
+    current = current_position(invitation, questions)
+    if sequential and position != current:
+        raise OutOfOrder(_("Answer the questions in order."), current=current)
     deadline = now + timedelta(seconds=question.time_limit)
     if invitation.deadline is not None:
         deadline = min(deadline, invitation.deadline)
@@ -262,6 +273,22 @@ def explanation_visible(version: ChallengeSetVersion, question: QuestionState) -
     if version.feedback == FeedbackPolicy.AFTER_WRONG_ANSWER:
         return question.attempts_used > 0 and question.correct is False
     return False
+
+
+def explanation_show(invitation: Invitation, question: QuestionState, *, now: datetime) -> bool:
+    """Return whether a response may carry the explanation; record the first time it does.
+
+    The record is what makes practice mode honest: an answer accepted after it scores 0
+    (``taking.answering``). Conditional UPDATE: two responses at once record one time.
+    """
+    if not question.challenge.explanation or not explanation_visible(invitation.version, question):
+        return False
+    if question.explanation_shown_at is None:
+        QuestionState.objects.filter(pk=question.pk, explanation_shown_at__isnull=True).update(
+            explanation_shown_at=now
+        )
+        question.explanation_shown_at = now
+    return True
 
 
 # Integrity signals.

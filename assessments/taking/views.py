@@ -24,13 +24,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import tenant_context
 from assessments.badges.models import BadgeAward
-from assessments.core.choices import KIND_ICONS, Navigation
+from assessments.core.choices import KIND_ICONS, FeedbackPolicy, Navigation
 from assessments.core.json_body import JsonBodyError, json_body_parse
 from assessments.invitations.models import Invitation
 from assessments.taking.answering import FormValues, answer_submit
 from assessments.taking.models import QuestionState
 from assessments.taking.presenters import clock_text, markdown_html, question_context, state_payload
 from assessments.taking.session import (
+    OutOfOrder,
     TakingError,
     client_changes_record,
     current_position,
@@ -55,10 +56,21 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
+def _refuse(
+    request: HttpRequest,
+    message: str,
+    status: int,
+    *,
+    invitation: Invitation | None = None,
+    current: int | None = None,
+) -> HttpResponse:
+    """Say why, and (for a known session) offer the way back: the question to answer now."""
     if _wants_json(request):
         return JsonResponse({"error": message}, status=status)
-    return render(request, "assessments/take/refused.html", {"message": message}, status=status)
+    context = {"message": message, "invitation": invitation, "current": current}
+    if invitation is not None:
+        context["version"] = invitation.version
+    return render(request, "assessments/take/refused.html", context, status=status)
 
 
 def candidate_view(view):
@@ -85,7 +97,10 @@ def candidate_view(view):
             try:
                 return view(request, invitation, *args, now=now, **kwargs)
             except TakingError as exc:
-                return _refuse(request, exc.message, exc.status)
+                current = exc.current if isinstance(exc, OutOfOrder) else None
+                return _refuse(
+                    request, exc.message, exc.status, invitation=invitation, current=current
+                )
 
     return wrapper
 
@@ -131,6 +146,7 @@ def landing(request, invitation: Invitation, *, now):
             if version.time_limit
             else None,
             "sequential": version.navigation == Navigation.SEQUENTIAL,
+            "practice": version.feedback == FeedbackPolicy.AFTER_WRONG_ANSWER,
             "grace": settings.ANSWER_GRACE_SECONDS,
         },
     )
@@ -253,7 +269,8 @@ def hint(request, invitation: Invitation, position: int, *, now):
         raise TakingError(_("This question is closed."))
     text = hint_reveal(invitation, state, now=now)
     if _wants_json(request):
-        return JsonResponse({"hint": text})
+        # Markdown, rendered and sanitized as the prompt is; the raw text for API-like clients.
+        return JsonResponse({"hint": text, "hint_html": str(markdown_html(text))})
     return redirect("take:question", token=invitation.token, position=position)
 
 
@@ -330,5 +347,9 @@ def results(request, invitation: Invitation, *, now):
             "correct": sum(1 for q in questions if q.correct),
             "total": len(questions),
             "hints": sum(1 for q in questions if q.hint_revealed_at),
+            # Said here too: without the page's script, this is where time running out shows.
+            "timed_out": [
+                q.position for q in questions if q.closed_reason == QuestionState.Closed.TIME
+            ],
         },
     )

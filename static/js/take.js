@@ -11,6 +11,9 @@
   var feedback = document.getElementById("feedback");
   var announce = document.getElementById("timer-announce");
   var timerText = page.querySelector(".timer-text");
+  var timerBar = document.getElementById("timer-bar");
+  var timerIcon = page.querySelector(".timer-icon");
+  var timerState = document.getElementById("timer-state");
   var csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
   var position = Number(page.dataset.position);
 
@@ -59,11 +62,28 @@
     announce.textContent = strings[key];
   }
 
+  // Warning states: a colour, but also an icon and words, so they never rest on colour alone.
+  var LEVELS = {
+    normal: { icon: "⏱", text: "" },
+    warning: { icon: "⚠️", text: strings.warning },
+    danger: { icon: "⏰", text: strings.danger },
+    up: { icon: "⏱", text: strings.timeUpShown }
+  };
+  var level = null;
+  function showLevel(name) {
+    if (name === level || !timerBar) return;
+    level = name;
+    timerBar.className = "timer-bar timer-" + name;
+    if (timerIcon) timerIcon.textContent = LEVELS[name].icon;
+    if (timerState) timerState.textContent = LEVELS[name].text;
+  }
+
   var expired = false;
   function tick() {
     if (localDeadline === null || expired) return;
     var left = (localDeadline - Date.now()) / 1000;
     if (timerText) timerText.textContent = format(strings.remaining, { clock: clock(left) });
+    showLevel(left <= 0 ? "up" : left <= 10 ? "danger" : left <= 30 ? "warning" : "normal");
     if (left <= 60 && left > 10) say("oneMinute");
     if (left <= 10 && left > 0) say("tenSeconds");
     if (left <= 0) {
@@ -74,7 +94,9 @@
       }
       var hintButton = document.querySelector(".hint-form button");
       if (hintButton) hintButton.disabled = true;
-      // The server closes the question once the grace period has passed; then show it.
+      // "Time is up" stays on screen (and was said) while the server's grace period runs
+      // out; then the page reloads to what the server decided: the closed question, whose
+      // banner says time ran out, or the results, which say so too.
       setTimeout(function () { window.location.reload(); }, 3000);
     }
   }
@@ -114,6 +136,12 @@
       p.textContent = strings.late;
     }
     feedback.appendChild(p);
+    if (last && last.after_explanation && last.status === "graded") {
+      var ae = document.createElement("p");
+      ae.className = "after-explanation";
+      ae.textContent = strings.afterExplanation;
+      feedback.appendChild(ae);
+    }
     if (last && last.feedback && last.status === "graded") {
       var f = document.createElement("p");
       f.className = "grader-feedback";
@@ -203,13 +231,17 @@
     hintForm.addEventListener("submit", function (event) {
       event.preventDefault();
       post(page.dataset.hintUrl).then(function (r) { return r.json(); }).then(function (data) {
-        if (!data.hint) return;
-        var p = document.createElement("p");
+        if (!data.hint_html) return;
+        var p = document.createElement("div");
         p.className = "hint-text";
         var label = document.createElement("strong");
-        label.textContent = "💡 " + strings.hint + ": ";
+        label.textContent = "💡 " + strings.hint + ":";
         p.appendChild(label);
-        p.appendChild(document.createTextNode(data.hint));
+        p.appendChild(document.createTextNode(" "));
+        var body = document.createElement("div");
+        body.className = "hint-body";
+        body.innerHTML = data.hint_html; // Markdown rendered and sanitized by the server
+        p.appendChild(body);
         p.setAttribute("tabindex", "-1");
         hintForm.replaceWith(p);
         p.focus();

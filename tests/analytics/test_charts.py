@@ -83,3 +83,30 @@ def test_stacked_chart_has_a_legend_and_counts():
     assert {"1 attempt", "2 attempts", "unanswered", "4", "5"} <= set(texts)
     segments = [r for r in root.iter(f"{SVG}rect") if r.get("height") == str(charts.BAR_HEIGHT)]
     assert len(segments) == 3  # Q2 has nobody: no segment, no division by zero
+
+
+def _extent(text: ET.Element) -> tuple[float, float]:
+    """Where a text runs, taking a character as VALUE_CHAR_WIDTH wide (a generous estimate)."""
+    x, width = float(text.get("x")), charts.VALUE_CHAR_WIDTH * len(text.text or "")
+    anchor = text.get("text-anchor", "start")
+    start = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+    return start, start + width
+
+
+def test_no_label_or_value_runs_off_the_chart():
+    """Long titles and a full bar's long note stay inside the drawing (they were clipped)."""
+    bars = [
+        charts.Bar("Output of BatchNorm1d on a simple tensor", 1.0, note="(20 of 20, easiest)"),
+        charts.Bar("Choosing BatchNorm variant for sequence data", 0.05, note="(1 of 20)"),
+    ]
+    svg = charts.bar_chart(chart_id="c4", title="t", description="d", bars=bars, axis_label="x")
+    times = charts.time_chart(
+        chart_id="c5",
+        title="t",
+        description="d",
+        rows=[charts.TimeRow("Effect of momentum parameter in nn.BatchNorm", [1.0], 1, 1, 1)],
+    )
+    for chart in (svg, times):
+        for text in _parse(chart).iter(f"{SVG}text"):
+            start, end = _extent(text)
+            assert start >= 0 and end <= charts.WIDTH, (text.text, start, end)

@@ -47,3 +47,63 @@ def publish_timed_set(time_limits: list[int]) -> Invitation:
             challenge_with_options(challenge_set, position=position, time_limit=seconds)
         version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None)
     return invite(version)
+
+
+WIDTHS = (390, 1280)
+
+
+def fits_the_screen(page) -> None:
+    """Fail if the page scrolls sideways (its content is wider than the viewport)."""
+    scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll <= inner, f"{page.url} is {scroll} px wide in a {inner} px window"
+
+
+def publish_formats_set() -> Invitation:
+    """Publish a free-order set with one question of each other format; invite Ada.
+
+    Multiple choice, text, tensor value and code (its key given, as publishing stores it),
+    with a Markdown hint and long unbroken prose and code, to find what overflows.
+    """
+    from accounts.tenancy import tenant_context
+    from assessments.authoring.publishing import challenge_set_publish
+    from tests.candidates.conftest import invite
+    from tests.factories import (
+        ChallengeFactory,
+        ChallengeOptionFactory,
+        ChallengeSetFactory,
+        OrganizationFactory,
+    )
+
+    long_call = "torch.randn(" + ", ".join(["8"] * 40) + ")"  # one very long line
+    organization = OrganizationFactory()
+    with tenant_context(organization):
+        challenge_set = ChallengeSetFactory(
+            organization=organization, title="Formats of BatchNorm", navigation="free"
+        )
+        multiple = ChallengeFactory(
+            challenge_set=challenge_set, position=1, kind="model_choice",
+            answer_format="multiple_choice", hint="Think of **biased** variance.",
+        )  # fmt: skip
+        for text, correct in (
+            ("nn.BatchNorm1d(embedding_dim) on x.transpose(1, 2)", True),
+            ("nn.BatchNorm1d(embedding_dim) on x.reshape(-1, embedding_dim)", True),
+            ("nn.BatchNorm2d(embedding_dim), since the input is " + "very " * 30 + "3D", False),
+        ):
+            ChallengeOptionFactory(challenge=multiple, text=text, is_correct=correct)
+        ChallengeFactory(
+            challenge_set=challenge_set, position=2, kind="hyperparameter",
+            answer_format="text", grading_config={"accepted": ["0.1"]},
+            prompt="What is the default `momentum`? " + "A" * 120,
+        )  # fmt: skip
+        code = ChallengeFactory(
+            challenge_set=challenge_set, position=3, kind="code", answer_format="code",
+            code=f"def f(x):\n    y = {long_call}\n", prompt="Write `f`.",
+            grading_config={
+                "entry_point": "f",
+                "reference": "def f(x):\n    return x\n",
+                "tests": [{"name": "shown", "setup": f"args = ({long_call},)"}],
+            },
+        )  # fmt: skip
+        keys = {str(code.public_id): {"expected": {"shown": {"ok": True, "value": 1}}}}
+        version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None, keys=keys)
+    return invite(version)

@@ -66,7 +66,9 @@ def check_labels_and_focus_ring(page) -> None:
 
 
 def test_keyboard_alone_takes_the_test(page, screens, transactional_db):
-    invitation = invite(publish_set(OrganizationFactory()))
+    # The default explanation rule: the wrong answer below shows no explanation, so the right
+    # one after it still scores (tests/candidates/test_explanation_rule.py has practice mode).
+    invitation = invite(publish_set(OrganizationFactory(), feedback="after_close"))
     page.goto(invitation.candidate_path())
     skip = page.get_by_role("link", name="Skip to content")
     assert tab_to(page, skip) == 1  # the first stop, and visible when focused

@@ -65,7 +65,9 @@ def test_candidate_takes_batchnorm_mastery_and_earns_the_badge(page, screens, de
     assert page.url.endswith(f"/badges/{award.public_id}/")
 
 
-def test_wrong_answer_uses_an_attempt_and_shows_the_explanation(page, screens, demo_invitation):
+def test_wrong_answer_uses_an_attempt_and_the_explanation_waits_until_closed(
+    page, screens, demo_invitation
+):
     page.goto(demo_invitation.candidate_path())
     page.get_by_role("button", name="Start").click()
     expect(page.locator("#attempts")).to_have_text("Attempts: 2 left")
@@ -75,10 +77,11 @@ def test_wrong_answer_uses_an_attempt_and_shows_the_explanation(page, screens, d
     answer(page, wrong)
     expect(page.locator("#feedback")).to_have_text("✗ Incorrect")
     expect(page.locator("#attempts")).to_have_text("Attempts: 1 left")
+    # The demo's rule (the default): no explanation while an attempt is left.
     explanation = page.locator("#explanation")
-    expect(explanation).to_be_visible()
-    expect(explanation.get_by_role("heading")).to_have_text("Explanation")
-    expect(explanation).to_contain_text("BatchNorm uses the biased batch variance")
+    expect(explanation).to_be_hidden()
+    expect(page.get_by_text("BatchNorm uses the biased batch variance")).to_have_count(0)
+    expect(page.get_by_role("radio", name=wrong)).to_be_checked()  # the selection stays
     expect(page.get_by_role("button", name="Submit")).to_be_enabled()
     screens("after-wrong-answer")
     row = question_row(demo_invitation, 1)
@@ -88,6 +91,9 @@ def test_wrong_answer_uses_an_attempt_and_shows_the_explanation(page, screens, d
     expect(page.locator(".closed-banner")).to_have_text("✗ Incorrect — no attempts left.")
     expect(page.locator("#answer-form")).to_have_count(0)
     expect(page.get_by_role("link", name="Next question")).to_be_visible()
+    expect(explanation).to_be_visible()  # closed: now it may teach
+    expect(explanation.get_by_role("heading")).to_have_text("Explanation")
+    expect(explanation).to_contain_text("BatchNorm uses the biased batch variance")
     screens("no-attempts-left")
     row = question_row(demo_invitation, 1)
     assert row.attempts_used == 2 and row.closed_reason == "attempts"

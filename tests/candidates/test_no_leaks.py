@@ -6,6 +6,7 @@ JSON and the static assets the pages load) for marker strings planted in the sec
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -28,9 +29,11 @@ SECRETS = {
 }
 
 
-def _publish(organization):
+def _publish(organization, feedback):
     with tenant_context(organization):
-        challenge_set = ChallengeSetFactory(organization=organization, navigation="free")
+        challenge_set = ChallengeSetFactory(
+            organization=organization, navigation="free", feedback=feedback
+        )
         choice = ChallengeFactory(
             challenge_set=challenge_set, position=1,
             explanation=f"{SECRETS['explanation']} one", hint=SECRETS["hint"],
@@ -78,8 +81,9 @@ def _leaks(bodies, allowed=()) -> list[str]:
     return found
 
 
-def test_nothing_secret_reaches_the_candidate_before_the_rules_allow(tenant_a):
-    version = _publish(tenant_a.organization)
+@pytest.mark.parametrize("feedback", ["after_close", "after_wrong_answer"])
+def test_nothing_secret_reaches_the_candidate_before_the_rules_allow(tenant_a, feedback):
+    version = _publish(tenant_a.organization, feedback)
     invitation = invite(version)
     client = Client()
     base = f"/t/{invitation.token}"
@@ -101,13 +105,27 @@ def test_nothing_secret_reaches_the_candidate_before_the_rules_allow(tenant_a):
     # The hint arrives when asked for, and only the hint.
     hint = client.post(f"{base}/q/1/hint/", HTTP_ACCEPT="application/json").content.decode()
     assert SECRETS["hint"] in hint and not _leaks([hint], allowed={"hint"})
-    # A wrong answer: the set shows the explanation after a wrong answer, of this question only.
-    client.post(f"{base}/q/1/answer/", {"answer": wrong, "submission_id": uuid.uuid4()})
+    # A wrong answer with an attempt left. By default the explanation waits until the
+    # question is closed; in practice mode it comes now, of this question only.
+    verdict = client.post(
+        f"{base}/q/1/answer/",
+        json.dumps({"answer": wrong, "submission_id": str(uuid.uuid4())}),
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+    ).content.decode()
     after = client.get(f"{base}/q/1/").content.decode()
-    assert f"{SECRETS['explanation']} one" in after
-    assert not _leaks([after], allowed={"hint", "explanation"})
-    assert f"{SECRETS['explanation']} two" not in after
+    state = client.get(f"{base}/q/1/state/").content.decode()
+    if feedback == "after_close":
+        assert not _leaks([verdict, after, state], allowed={"hint"})
+        assert 'class="option correct"' not in after and "Correct answer" not in after
+    else:
+        assert all(f"{SECRETS['explanation']} one" in body for body in (verdict, after, state))
+        assert not _leaks([verdict, after, state], allowed={"hint", "explanation"})
+    assert all(f"{SECRETS['explanation']} two" not in body for body in (verdict, after, state))
     client.post(f"{base}/q/1/answer/", {"answer": right, "submission_id": uuid.uuid4()})
+    closed = client.get(f"{base}/q/1/").content.decode()
+    assert f"{SECRETS['explanation']} one" in closed  # closed: every policy shows it now
+    assert "Correct answer" in closed  # and marks the key beside the candidate's pick
 
     # The text and code questions: their accepted answers, reference and hidden tests stay put.
     for position in (2, 3):

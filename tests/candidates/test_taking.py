@@ -187,7 +187,8 @@ def test_hint_reveal_is_recorded_once(client, invitation):
     assert HINT not in page
     for _ in range(2):
         response = client.post(url(invitation, "q", 1, "hint"), HTTP_ACCEPT="application/json")
-        assert response.json() == {"hint": HINT}
+        # Markdown, rendered and sanitized like the prompt.
+        assert response.json() == {"hint": HINT, "hint_html": f"<p>{HINT}</p>"}
     assert HINT in client.get(url(invitation, "q", 1)).content.decode()
     with tenant_context(invitation.organization_id):
         assert IntegritySignal.objects.filter(invitation=invitation, kind="hint").count() == 1

@@ -48,7 +48,7 @@ class ChallengeSet(TenantModel):
     feedback = models.CharField(
         max_length=24,
         choices=FeedbackPolicy.choices,
-        default=FeedbackPolicy.AFTER_WRONG_ANSWER,
+        default=FeedbackPolicy.AFTER_CLOSE,
         help_text="When a candidate sees a question's explanation.",
     )
     time_limit = models.PositiveIntegerField(

@@ -166,6 +166,10 @@ class ChallengeResultSerializer(serializers.Serializer):
     attempts_used = serializers.IntegerField()
     max_attempts = serializers.IntegerField()
     hint_used = serializers.BooleanField()
+    answered_after_explanation = serializers.BooleanField(
+        help_text="An answer came after the explanation was shown (practice mode): it scored 0 "
+        "and the question gives no badge credit."
+    )
     time_used_seconds = serializers.FloatField(allow_null=True)
     time_limit_seconds = serializers.IntegerField()
 
