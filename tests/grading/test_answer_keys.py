@@ -11,8 +11,6 @@ from accounts.tenancy import tenant_context
 from assessments.authoring.publishing import PublishRefused, challenge_set_publish
 from assessments.authoring.services import challenge_set_import
 from assessments.models import ChallengeSet, ChallengeSetVersion, KeyCheck, PublishedChallenge
-from assessments.publishing import PublishRefused, challenge_set_publish
-from assessments.services import challenge_set_import
 from tests.conftest import login
 
 BN_OUTPUT = (
