@@ -32,12 +32,20 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-first_free_port() {
-  local port
-  for ((port = $1; port < $1 + 100; port++)); do
-    port_in_use "$port" || { echo "$port"; return 0; }
-  done
+# An instance holds a lock on its port and on its uid range from the moment it picks them
+# (its children inherit the descriptors, so the locks last as long as any of them): a second
+# `make run` started meanwhile never picks the same ones, though nothing listens yet.
+LOCKS=/run/lock
+reserve() {
+  # reserve FD NAME: lock $LOCKS/ml-assess-run-NAME.lock on descriptor FD, or fail.
+  eval "exec $1>\"$LOCKS/ml-assess-run-$2.lock\"" && flock -n "$1" && return 0
+  eval "exec $1>&-"
   return 1
+}
+
+take_port() {
+  # take_port PORT: reserve PORT if it is free (descriptor 8).
+  ! port_in_use "$1" && reserve 8 "port-$1"
 }
 
 uid_range_problem() {
@@ -57,34 +65,61 @@ uid_range_problem() {
   return 1
 }
 
+take_uid_base() {
+  # take_uid_base BASE: reserve the uid range at BASE if it is free (descriptor 9).
+  ! uid_range_problem "$1" >/dev/null && reserve 9 "uids-$1"
+}
+
+first_free_port() {
+  local port
+  for ((port = FIRST_PORT; port < FIRST_PORT + 100; port++)); do
+    ! port_in_use "$port" && [[ ! -e $LOCKS/ml-assess-run-port-$port.lock ]] \
+      || ! flock -n "$LOCKS/ml-assess-run-port-$port.lock" true && continue
+    echo "$port"
+    return 0
+  done
+  echo "another port"
+}
+
 first_free_uid_base() {
   local i base
   for ((i = 0; i < UID_RANGES; i++)); do
     base=$((UID_FIRST + i * UID_STRIDE))
-    uid_range_problem "$base" >/dev/null || { echo "$base"; return 0; }
+    uid_range_problem "$base" >/dev/null && continue
+    [[ -e $LOCKS/ml-assess-run-uids-$base.lock ]] \
+      && ! flock -n "$LOCKS/ml-assess-run-uids-$base.lock" true && continue
+    echo "$base"
+    return 0
   done
-  return 1
+  echo "<a free uid>"
 }
 
 # --- choose the port, the uid range and the var directory (fast, before anything slow) ---
+mkdir -p "$LOCKS"
 if [[ -n ${PORT:-} ]]; then
   [[ $PORT =~ ^[0-9]+$ ]] && ((PORT > 0 && PORT < 65536)) || die "PORT=$PORT is not a port number."
-  if port_in_use "$PORT"; then
-    free=$(first_free_port "$FIRST_PORT") || free="another port"
-    die "port $PORT is in use (another make run?). Run: make run PORT=$free"
-  fi
+  take_port "$PORT" \
+    || die "port $PORT is in use (another make run?). Run: make run PORT=$(first_free_port)"
 else
-  PORT=$(first_free_port "$FIRST_PORT") || die "no free port from $FIRST_PORT to $((FIRST_PORT + 99)); set PORT=."
+  for ((PORT = FIRST_PORT; PORT < FIRST_PORT + 100; PORT++)); do
+    take_port "$PORT" && break
+  done
+  ((PORT < FIRST_PORT + 100)) || die "no free port from $FIRST_PORT to $((FIRST_PORT + 99)); set PORT=."
 fi
 
 if [[ -n ${SANDBOX_UID_BASE:-} ]]; then
   [[ $SANDBOX_UID_BASE =~ ^[0-9]+$ ]] || die "SANDBOX_UID_BASE=$SANDBOX_UID_BASE is not a number."
   if problem=$(uid_range_problem "$SANDBOX_UID_BASE"); then
-    free=$(first_free_uid_base) || free="<a free uid>"
-    die "sandbox uid range: $problem. Run: make run SANDBOX_UID_BASE=$free"
+    die "sandbox uid range: $problem. Run: make run SANDBOX_UID_BASE=$(first_free_uid_base)"
   fi
+  reserve 9 "uids-$SANDBOX_UID_BASE" || die "sandbox uid range: uids from $SANDBOX_UID_BASE \
+are being taken by another make run. Run: make run SANDBOX_UID_BASE=$(first_free_uid_base)"
 else
-  SANDBOX_UID_BASE=$(first_free_uid_base) \
+  for ((i = 0; i < UID_RANGES; i++)); do
+    SANDBOX_UID_BASE=$((UID_FIRST + i * UID_STRIDE))
+    take_uid_base "$SANDBOX_UID_BASE" && break
+  done
+  ((i < UID_RANGES)) \
     || die "no free sandbox uid range from $UID_FIRST; set SANDBOX_UID_BASE= (uids no user has)."
 fi
 
