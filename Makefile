@@ -20,7 +20,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
-	@echo "             by default; DATABASE_URL / REDIS_URL switch to PostgreSQL / Redis)"
+	@echo "             by default; DATABASE_URL / REDIS_URL switch to PostgreSQL / Redis);"
+	@echo "             PORT=, SANDBOX_UID_BASE=, VAR_DIR= for a second instance (free ones by default)"
 	@echo "make test  - set up and run the whole suite against PostgreSQL and Redis"
 
 $(VENV)/.installed: pyproject.toml
@@ -44,24 +45,12 @@ migrate: setup
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 
-# The sandbox runs with an empty environment: no settings, no secrets.
-SANDBOX_CMD = env -i PATH=/usr/bin:/bin $(SANDBOX_VENV)/bin/python -m grading.sandbox.server \
-	--socket var/sandbox.sock --scratch-root var/sandbox-scratch --prefork 2
-
-run: migrate
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(SANDBOX_CMD) & \
-	  $(MANAGE) sandbox_status --wait 60 && \
-	  $(MANAGE) load_demo && \
-	  echo && \
-	  echo "  Admin:   http://127.0.0.1:8000/admin/" && \
-	  echo "  Health:  http://127.0.0.1:8000/healthz" && \
-	  echo "  (Ctrl-C stops the web server, the worker and the sandbox)" && \
-	  echo && \
-	  { $(VENV)/bin/celery -A config worker -Q default,grading --concurrency 2 --loglevel INFO \
-	      --beat --schedule var/celerybeat-schedule & \
-	    $(MANAGE) runserver 127.0.0.1:8000 & \
-	    wait; }
+# One instance: sandbox, demo, worker and web server (.ci/make-run.sh). PORT= and
+# SANDBOX_UID_BASE= choose the port and the sandbox's uids (default: the first free ones),
+# VAR_DIR= its files (default var/, or var/port-<PORT> beside another instance), so two
+# `make run` fit on one machine. Ctrl-C stops every child.
+run:
+	@PORT="$(PORT)" SANDBOX_UID_BASE="$(SANDBOX_UID_BASE)" VAR_DIR="$(VAR_DIR)" .ci/make-run.sh
 
 services:
 	@bash .ci/services.sh

@@ -29,15 +29,23 @@ class ChallengeInline(TenantInline, admin.TabularInline):
     """The set's challenges in order; each links to its own page for prompt and options."""
 
     model = Challenge
-    fields = ("position", "title", "kind", "difficulty", "time_limit", "max_attempts", "points")
-    readonly_fields = ("title", "kind", "difficulty")
+    fields = (
+        "position", "title_link", "kind", "difficulty", "time_limit", "max_attempts", "points",
+    )  # fmt: skip
+    readonly_fields = ("title_link", "kind", "difficulty")
     ordering = ("position", "id")
     extra = 0
-    show_change_link = True
+    show_change_link = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         # A challenge needs a prompt and options: it is added on its own page.
         return False
+
+    @admin.display(description=_("title"))
+    def title_link(self, obj: Challenge) -> str:
+        # ``from_set``: saving the challenge brings the author back to this page.
+        url = reverse("admin:assessments_challenge_change", args=[obj.pk])
+        return format_html('<a href="{}?from_set=1">{}</a>', url, obj.title)
 
 
 class VersionInline(TenantInline, admin.TabularInline):
@@ -106,9 +114,13 @@ class ChallengeSetAdmin(TenantAdmin):
     def latest_version(self, obj) -> str:
         return f"v{obj.latest_version_number}" if obj.latest_version_number else "—"
 
-    @admin.display(description=_("unpublished changes"), boolean=True)
-    def pending_changes(self, obj) -> bool:
-        return has_unpublished_changes(obj)
+    @admin.display(description=_("unpublished changes"))
+    def pending_changes(self, obj) -> str:
+        # Words, not Django's ✓/✗ icons: "no pending changes" is the good state, and a red ✗
+        # read as an error.
+        if has_unpublished_changes(obj):
+            return format_html('<span class="pending-changes">{}</span>', _("Yes, not published"))
+        return format_html('<span class="no-pending-changes">{}</span>', _("None"))
 
     @admin.display(description=_("latest check"))
     def latest_key_check(self, obj) -> str:

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_site import TenantAdmin, TenantInline
+from assessments.authoring.admin_grading import (
+    FORMAT_GROUPS,
+    GradingConfigFields,
+    answer_format_help,
+    config_from_fields,
+    field_of_error,
+    initial_from_config,
+    validate_without_options,
+)
 from assessments.authoring.models import Challenge, ChallengeOption, ChallengeSet
 from assessments.authoring.rendering import highlight_python, render_markdown
 from assessments.authoring.services import challenge_set_refresh_draft_hash
-from assessments.core.choices import FORMATS_BY_KIND
-from grading.formats import OptionSpec
+from assessments.core.choices import CHOICE_FORMATS, FORMATS_BY_KIND
+from grading.formats import ConfigError, OptionSpec
+
+NEW_OPTION_ROWS = 4
+# Marks a challenge page opened from its set: saving it returns there.
+FROM_SET = "from_set"
 
 
 class OptionInlineFormSet(BaseInlineFormSet):
@@ -36,6 +51,14 @@ class OptionInlineFormSet(BaseInlineFormSet):
         challenge = self.instance
         if not challenge.answer_format:
             return
+        if challenge.answer_format not in CHOICE_FORMATS:
+            # The challenge's form validated its configuration, beside the fields.
+            if specs:
+                raise ValidationError(
+                    _("A %(format)s question has no options: delete them or pick a choice format.")
+                    % {"format": challenge.get_answer_format_display().lower()}
+                )
+            return
         try:
             challenge.clean_with_options(specs)
         except ValidationError as exc:
@@ -47,14 +70,21 @@ class OptionInline(TenantInline, admin.TabularInline):
     formset = OptionInlineFormSet
     fields = ("position", "text", "is_correct")
     ordering = ("position", "id")
-    extra = 0
+
+    def get_extra(self, request, obj=None, **kwargs) -> int:
+        # Rows ready for a new question, or for a choice question that has none yet.
+        if obj is None or (obj.answer_format in CHOICE_FORMATS and not obj.options.exists()):
+            return NEW_OPTION_ROWS
+        return 0
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs.setdefault("widgets", {"text": forms.Textarea(attrs={"rows": 3, "cols": 70})})
         return super().get_formset(request, obj, **kwargs)
 
 
-class ChallengeForm(forms.ModelForm):
+class ChallengeForm(GradingConfigFields, forms.ModelForm):
+    """A challenge; its grading configuration is edited through the fields of its format."""
+
     class Meta:
         model = Challenge
         fields = (
@@ -70,11 +100,35 @@ class ChallengeForm(forms.ModelForm):
             "hint": forms.Textarea(attrs={"rows": 2, "cols": 90}),
             "explanation": forms.Textarea(attrs={"rows": 4, "cols": 90}),
         }
-        help_texts = {
-            "answer_format": "; ".join(
-                f"{kind}: {', '.join(formats)}" for kind, formats in FORMATS_BY_KIND.items()
-            ),
-        }
+        labels = {"grading_config": _("Grading config (JSON)")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "answer_format" in self.fields:
+            self.fields["answer_format"].help_text = answer_format_help()
+        if self.instance.pk:
+            saved = initial_from_config(self.instance.answer_format, self.instance.grading_config)
+            for name, value in saved.items():
+                self.initial.setdefault(name, value)
+
+    def clean(self):
+        cleaned = super().clean()
+        answer_format = cleaned.get("answer_format") or next(
+            iter(FORMATS_BY_KIND.get(cleaned.get("kind"), ())), ""
+        )
+        if not answer_format or "grading_config" in self.errors:
+            return cleaned
+        raw = bool(cleaned.get("use_raw_json"))
+        submitted = cleaned.get("grading_config") or {}
+        try:
+            config = submitted if raw else config_from_fields(answer_format, cleaned, submitted)
+            cleaned["grading_config"] = validate_without_options(answer_format, config)
+        except ConfigError as exc:
+            message = exc.message[:1].upper() + exc.message[1:] + "."
+            if raw or field_of_error(exc, raw=raw) == "grading_config":
+                message = f"{exc.field}: {message}"
+            self.add_error(field_of_error(exc, raw=raw), message)
+        return cleaned
 
 
 @admin.register(Challenge)
@@ -91,11 +145,25 @@ class ChallengeAdmin(TenantAdmin):
         (None, {"fields": ("challenge_set", "position", "kind", "title", "difficulty")}),
         (_("Rules"), {"fields": ("time_limit", "max_attempts", "points")}),
         (_("Question"), {"fields": ("prompt", "code", "hint", "explanation")}),
-        (_("Answer"), {"fields": ("answer_format", "grading_config")}),
+        (_("Answer"), {"fields": ("answer_format",)}),
+        # One group of grading fields per answer format (the page's script shows only the
+        # chosen format's; without it every group shows, each saying which format it is for).
+        *(
+            (title, {"fields": fields, "classes": ("grading-fields", *classes)})
+            for title, fields, classes in FORMAT_GROUPS
+        ),
+        (
+            _("Grading config as JSON (advanced)"),
+            {"fields": ("use_raw_json", "grading_config"), "classes": ("collapse",)},
+        ),
         (_("Preview"), {"fields": ("preview",)}),
     )
     readonly_fields = ("preview",)
     inlines = [OptionInline]
+    change_form_template = "admin/assessments/challenge/change_form.html"
+
+    class Media:
+        js = ("js/authoring.js",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(option_count=Count("options"))
@@ -108,7 +176,48 @@ class ChallengeAdmin(TenantAdmin):
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("time_limit", 120)
         initial.setdefault("max_attempts", 2)
+        challenge_set = self._set_from_request(request)
+        if challenge_set is not None:
+            last = challenge_set.challenges.aggregate(last=Max("position"))["last"]
+            initial.setdefault("position", (last or 0) + 1)
+        else:
+            initial.setdefault("position", 1)
         return initial
+
+    def _set_from_request(self, request) -> ChallengeSet | None:
+        set_id = request.GET.get("challenge_set", "")
+        if not set_id.isdigit():
+            return None
+        return ChallengeSet.objects.filter(pk=int(set_id)).first()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        from_set = (
+            FROM_SET in request.GET
+            or FROM_SET in request.POST
+            or (object_id is None and "challenge_set" in request.GET)
+        )
+        extra_context["from_set"] = from_set
+        extra_context["parent_set"] = self._set_from_request(request) if object_id is None else None
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _back_to_set(self, request, obj):
+        """Return to the challenge's set after a plain Save, when opened from the set."""
+        stays = {"_continue", "_addanother", "_saveasnew", "_popup"} & set(request.POST)
+        if FROM_SET not in request.POST or stays:
+            return None
+        self.message_user(request, _("Saved “%(title)s”.") % {"title": obj.title}, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:assessments_challengeset_change", args=[obj.challenge_set_id])
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._back_to_set(request, obj) or super().response_add(
+            request, obj, post_url_continue
+        )
+
+    def response_change(self, request, obj):
+        return self._back_to_set(request, obj) or super().response_change(request, obj)
 
     @admin.display(description=_("as the candidate sees it"))
     def preview(self, obj: Challenge) -> str:

@@ -21,7 +21,7 @@ from assessments.authoring.key_checks import key_check_start
 from assessments.authoring.models import ChallengeSet, ChallengeSetVersion, KeyCheck
 from assessments.authoring.publishing import check_challenges_valid
 from assessments.authoring.rendering import highlight_python, render_markdown
-from assessments.authoring.selectors import version_challenges
+from assessments.authoring.selectors import key_check_coverage, version_challenges
 from assessments.authoring.services import (
     challenge_set_archive,
     challenge_set_duplicate,
@@ -175,6 +175,7 @@ def key_check_view(model_admin):
             original=challenge_set,
             check=check,
             running=check.status == KeyCheck.Status.RUNNING,
+            coverage=key_check_coverage(check),
         )
         status = 409 if check.status == KeyCheck.Status.REFUSED else 200
         template = "admin/assessments/challengeset/key_check.html"
@@ -200,7 +201,25 @@ def duplicate_view(model_admin):
 
 
 def archive_view(model_admin):
-    return _lifecycle_view(model_admin, challenge_set_archive, "Archived {title}.")
+    """Ask first (a page, so it works without JavaScript); archive on the confirming POST."""
+    archive = _lifecycle_view(model_admin, challenge_set_archive, "Archived {title}.")
+
+    def view(request, object_id):
+        if request.method == "POST":
+            return archive(request, object_id)
+        _require_edit(model_admin, request)
+        challenge_set = _get_set(model_admin, request, object_id)
+        if challenge_set.status == ChallengeSet.Status.ARCHIVED:
+            return HttpResponseRedirect(_change_url(challenge_set))
+        context = _admin_context(
+            model_admin,
+            request,
+            title=_("Archive %(title)s?") % {"title": challenge_set.title},
+            original=challenge_set,
+        )
+        return render(request, "admin/assessments/challengeset/archive_confirm.html", context)
+
+    return view
 
 
 def restore_view(model_admin):

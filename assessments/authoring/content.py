@@ -299,6 +299,11 @@ def _str_representer(dumper: yaml.SafeDumper, value: str):
 _LiteralDumper.add_multi_representer(str, _str_representer)
 
 
+def dump_yaml(data: Any) -> str:
+    """Return readable YAML for plain data: keys in their order, multi-line text as blocks."""
+    return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
 def dump_challenge_set(data: dict[str, Any]) -> str:
     """Return YAML for a set given as plain data in the file's field order."""
-    return yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
+    return dump_yaml(data)

@@ -63,3 +63,40 @@ def challenges_needing_execution(challenge_set: ChallengeSet) -> list[Challenge]
         if challenge.kind in (Kind.PREDICT_OUTPUT, Kind.DEBUG)
         or challenge.answer_format == AnswerFormat.CODE
     ]
+
+
+def key_check_coverage(check) -> dict:
+    """Return which questions a key check ran and which have nothing to run, and why.
+
+    The check's report holds one entry per question it executed; the others are read from
+    the version it published, else from the draft, so the page never claims more than ran.
+    """
+    if check.version_id:
+        questions = [(c.position, c.title, c.kind) for c in version_challenges(check.version)]
+    else:
+        questions = [
+            (c.position, c.title, c.kind)
+            for c in check.challenge_set.challenges.order_by("position", "id")
+        ]
+    executed_positions = {entry.get("position") for entry in check.report or []}
+    labels = dict(Kind.choices)
+    executed = [q for q in questions if q[0] in executed_positions]
+    not_run = [q for q in questions if q[0] not in executed_positions]
+    return {
+        "total": len(questions),
+        "executed_count": len(executed),
+        "executed_kinds": _kind_labels(executed, labels),
+        "not_run": [
+            {"position": position, "title": title, "kind": labels.get(kind, kind)}
+            for position, title, kind in not_run
+        ],
+        "not_run_kinds": _kind_labels(not_run, labels),
+    }
+
+
+def _kind_labels(questions, labels: dict[str, str]) -> str:
+    """Return the distinct kinds of ``questions`` in order of first appearance, lower case."""
+    seen: dict[str, None] = {}
+    for _position, _title, kind in questions:
+        seen.setdefault(str(labels.get(kind, kind)).lower(), None)
+    return ", ".join(seen)

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.admin_site import TenantAdmin
 from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
@@ -191,7 +192,11 @@ class InvitationAdmin(TenantAdmin):
             else:
                 self.message_user(
                     request,
-                    _("Invited %(n)d candidate(s) to %(set)s.")
+                    ngettext(
+                        "Invited %(n)d candidate to %(set)s.",
+                        "Invited %(n)d candidates to %(set)s.",
+                        len(invitations),
+                    )
                     % {"n": len(invitations), "set": data["version"]},
                     messages.SUCCESS,
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, User
@@ -239,6 +241,12 @@ def invitations_expire(*, now: datetime, batch: int = 1000) -> int:
     return expired
 
 
+# Mail clients and Python's email package treat lines over 78 characters as too long and
+# send the whole body quoted-printable, which breaks the link across lines with "=".
+# Wrapped paragraphs and the link alone on its line keep the body plain 7/8-bit text.
+EMAIL_LINE_WIDTH = 72
+
+
 def invitation_email_send(invitation: Invitation) -> None:
     """Send the candidate their link by the configured email backend."""
     version = invitation.version
@@ -248,20 +256,23 @@ def invitation_email_send(invitation: Invitation) -> None:
         if invitation.first_name
         else _("Hello,")
     )
-    body = "\n\n".join(
-        [
-            greeting,
-            _("%(org)s invites you to take “%(title)s”, a timed challenge of %(n)d problems.")
-            % {
-                "org": invitation.organization.name,
-                "title": version.title,
-                "n": version.challenges.count(),
-            },
-            _("Start when you are ready (each question has its own timer): %(link)s")
-            % {"link": link},
-            _("The link can be used until %(when)s UTC.")
-            % {"when": f"{invitation.expires_at:%Y-%m-%d %H:%M}"},
-        ]
+    count = version.challenges.count()
+    paragraphs = [
+        greeting,
+        ngettext(
+            "%(org)s invites you to take “%(title)s”, a timed challenge of %(n)d problem.",
+            "%(org)s invites you to take “%(title)s”, a timed challenge of %(n)d problems.",
+            count,
+        )
+        % {"org": invitation.organization.name, "title": version.title, "n": count},
+        _("Start when you are ready (each question has its own timer):"),
+    ]
+    body = "\n\n".join(textwrap.fill(p, EMAIL_LINE_WIDTH) for p in paragraphs)
+    body += "\n" + link + "\n\n"
+    body += textwrap.fill(
+        _("The link can be used until %(when)s UTC.")
+        % {"when": f"{invitation.expires_at:%Y-%m-%d %H:%M}"},
+        EMAIL_LINE_WIDTH,
     )
     send_mail(
         subject=_("Your invitation: %(title)s") % {"title": version.title},
