@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer under /api/ and /greenhouse/, an error outside a view included, is JSON.
+    "assessments.hr.api.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,13 +172,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["assessments.hr.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "assessments.hr.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 # Requests per API key ("N/second", "N/minute", "N/hour"); over it: 429 with Retry-After.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/minute")
+# Failed authentications (no, malformed, unknown or revoked key) per client address; over it,
+# the address gets 429 on /api/ and /greenhouse/ until the window ends.
+API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "60/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "ML Assess API",
     "DESCRIPTION": (
