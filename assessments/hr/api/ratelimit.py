@@ -13,7 +13,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
 from django.db import connections, router, transaction
 
@@ -46,15 +46,16 @@ def _window_key(key: str, rate: Rate, now: float) -> tuple[str, float]:
 def rate_window_read(key: str, rate: Rate) -> Window:
     """Return the count of ``key``'s current window without counting."""
     cache_key, seconds_left = _window_key(key, rate, time.time())
-    return Window(int(cache.get(cache_key, 0)), seconds_left)
+    return Window(int(caches["default"].get(cache_key, 0)), seconds_left)
 
 
 def rate_window_count(key: str, rate: Rate) -> Window:
     """Count one hit in ``key``'s current window and return the window's count."""
     cache_key, seconds_left = _window_key(key, rate, time.time())
     timeout = rate.window_seconds + 1
+    cache = caches["default"]
     if isinstance(cache, DatabaseCache):
-        return Window(_database_increment(cache_key, timeout), seconds_left)
+        return Window(_database_increment(cache, cache_key, timeout), seconds_left)
     for _ in range(3):
         cache.add(cache_key, 0, timeout=timeout)
         try:
@@ -64,7 +65,7 @@ def rate_window_count(key: str, rate: Rate) -> Window:
     raise RuntimeError(f"could not count {cache_key}")
 
 
-def _database_increment(cache_key: str, timeout: int) -> int:
+def _database_increment(cache: DatabaseCache, cache_key: str, timeout: int) -> int:
     alias = router.db_for_write(cache.cache_model_class)
     with transaction.atomic(using=alias):
         connection = connections[alias]
