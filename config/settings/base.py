@@ -242,6 +242,12 @@ REPORT_LINK_DAYS = env_int("REPORT_LINK_DAYS", 14)
 # when subscribing and again at every delivery, unless this is on (a local receiver).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Connecting may take at most this long (a host that drops packets fails fast).
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3)
+# Attempts run on this many threads per worker process, at most this many at once per
+# endpoint: a slow or failing endpoint holds its own slots, never another endpoint's.
+WEBHOOK_DELIVERY_THREADS = env_int("WEBHOOK_DELIVERY_THREADS", 64)
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 1)
 # At most this much of an answer is read (and 1000 characters of it kept in the log).
 WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096)
 # Retries: base x factor^(n-1) seconds after the n-th failure, capped, +/- jitter; with the

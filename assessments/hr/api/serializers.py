@@ -8,6 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assessments.authoring.models import ChallengeSetVersion
@@ -136,6 +137,24 @@ class InvitationSerializer(serializers.Serializer):
         return settings.SITE_URL + invitation.candidate_path()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        # 1.00 to 4.00, at most two decimals: what the field accepts, and nothing more.
+        "pattern": r"^(?:[1-3](?:\.[0-9]{1,2})?|4(?:\.0{1,2})?)$",
+        "default": "1.00",
+        "example": "1.50",
+    }
+)
+class TimeMultiplierField(serializers.DecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=3, decimal_places=2, min_value=TIME_MULTIPLIER_RANGE[0],
+            max_value=TIME_MULTIPLIER_RANGE[1], **kwargs,
+        )  # fmt: skip
+
+
 class InvitationCreateSerializer(StrictSerializer):
     """Whom to invite to which assessment; everything but the assessment and the candidate's
     email address is optional."""
@@ -145,9 +164,8 @@ class InvitationCreateSerializer(StrictSerializer):
     expires_at = serializers.DateTimeField(
         required=False, help_text=f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
     )
-    time_multiplier = serializers.DecimalField(
-        max_digits=3, decimal_places=2, required=False, default=Decimal("1.00"),
-        min_value=TIME_MULTIPLIER_RANGE[0], max_value=TIME_MULTIPLIER_RANGE[1],
+    time_multiplier = TimeMultiplierField(
+        required=False, default=Decimal("1.00"),
         help_text=(
             'Scales every timer, as a decimal string from "1.00" to "4.00", e.g. "1.50" for '
             "an accessibility accommodation."

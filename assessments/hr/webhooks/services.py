@@ -22,19 +22,23 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Organization, User
+from accounts.tenancy import tenant_context
 from assessments.core.models import Event
+from assessments.hr.api.serializers import InvitationSerializer
 from assessments.hr.outbox.delivery import (
     Reply,
     attempt_apply,
@@ -42,6 +46,7 @@ from assessments.hr.outbox.delivery import (
     lost_messages_resend,
     outbox_request,
     outbox_task_send,
+    retry_delay,
 )
 from assessments.hr.webhooks.models import (
     WebhookAttempt,
@@ -180,22 +185,54 @@ def event_fan_out(event: Event) -> list[WebhookDelivery]:
     ]
     if not endpoints:
         return []
+    event.payload = webhook_payload(event)
+    Event.objects.filter(pk=event.pk).update(payload=event.payload)
     now = timezone.now()
+    # Healthy endpoints first; a failing one waits out its own backoff, not anyone else's.
+    endpoints.sort(key=lambda endpoint: endpoint.consecutive_failures)
+    waits = {endpoint.pk: _endpoint_backoff(endpoint) for endpoint in endpoints}
     deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
             organization_id=event.organization_id,
             event=event,
             endpoint=endpoint,
             attempt_limit=settings.WEBHOOK_MAX_ATTEMPTS,
-            next_attempt_at=now,
-            enqueued_at=now,
+            next_attempt_at=now + timedelta(seconds=waits[endpoint.pk]),
+            enqueued_at=now + timedelta(seconds=waits[endpoint.pk]),
             created_at=event.created_at,
         )
         for endpoint in endpoints
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(_send_task, delivery.organization_id, delivery.pk))
+        wait = waits[delivery.endpoint_id]
+        if wait <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
+            transaction.on_commit(
+                partial(_send_task, delivery.organization_id, delivery.pk, wait or None)
+            )
+        # A longer wait is the sweeper's: it sends the task once the delivery is due.
     return deliveries
+
+
+def _endpoint_backoff(endpoint: WebhookEndpoint) -> float:
+    """Seconds a new delivery to ``endpoint`` waits: none while it is healthy; while it keeps
+    failing, the backoff its run of failures earned (per endpoint, not per delivery)."""
+    if not endpoint.consecutive_failures:
+        return 0.0
+    return retry_delay(attempt_number=endpoint.consecutive_failures)
+
+
+def webhook_payload(event: Event) -> dict:
+    """Return the event's body as subscribers get it: ``data.invitation`` is the invitation
+    exactly as the API shows it, and ``data.result`` the score beside it."""
+    invitation = event.invitation
+    score, max_score = invitation.score, invitation.max_score
+    percent = round(100 * score / max_score, 2) if score is not None and max_score else None
+    data = {
+        **event.payload["data"],
+        "invitation": dict(InvitationSerializer(invitation).data),
+        "result": {"score": score, "max_score": max_score, "percent": percent},
+    }
+    return {**event.payload, "data": data}
 
 
 # --- signing ------------------------------------------------------------------------------
@@ -214,7 +251,62 @@ def event_body(event: Event) -> bytes:
 
 # --- one attempt --------------------------------------------------------------------------
 def _claim(delivery_id: int, now: datetime) -> bool:
-    return lease_claim(WebhookDelivery.objects.filter(pk=delivery_id), now)
+    """Take the delivery for one attempt, unless its endpoint already has
+    ``WEBHOOK_ENDPOINT_CONCURRENCY`` attempts in flight (a slow endpoint holds its own
+    slots, never the others')."""
+    endpoint_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("endpoint_id", flat=True).first()
+    )
+    if endpoint_id is None:
+        return False
+    with transaction.atomic():
+        # Two deliveries to one endpoint racing for its last slot: the lock orders them.
+        list(WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).values("pk"))
+        in_flight = (
+            WebhookDelivery.objects.filter(endpoint_id=endpoint_id, lease_until__gt=now)
+            .exclude(pk=delivery_id)
+            .count()
+        )
+        if in_flight >= settings.WEBHOOK_ENDPOINT_CONCURRENCY:
+            return False  # the attempt in flight sends this one's task when it ends
+        return lease_claim(WebhookDelivery.objects.filter(pk=delivery_id), now)
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _delivery_pool() -> ThreadPoolExecutor:
+    """The worker process's threads for attempts (made after the fork, once per process)."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (
+            os.getpid(),
+            ThreadPoolExecutor(settings.WEBHOOK_DELIVERY_THREADS, thread_name_prefix="webhook"),
+        )
+    return _pool[1]
+
+
+def webhook_delivery_dispatch(*, organization_id: int, delivery_id: int) -> bool:
+    """Claim a due delivery and run its attempt on the process's delivery threads, so the
+    task's worker slot is free at once; return whether it was claimed.
+
+    An attempt waiting on a slow endpoint then holds a thread, not the queue: deliveries to
+    other endpoints go on. A worker that dies mid-attempt leaves the claim to lapse and the
+    sweeper sends the delivery again (at least once, as always)."""
+    if not _claim(delivery_id, timezone.now()):
+        return False
+    _delivery_pool().submit(_attempt_in_thread, organization_id, delivery_id)
+    return True
+
+
+def _attempt_in_thread(organization_id: int, delivery_id: int) -> None:
+    try:
+        with tenant_context(organization_id):
+            _attempt_claimed(delivery_id, timezone.now())
+    except Exception:
+        logger.exception("webhook delivery %s: the attempt failed", delivery_id)
+    finally:
+        connections.close_all()  # this thread's connections only
 
 
 def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime) -> None:
@@ -259,6 +351,10 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
     now = timezone.now()
     if not _claim(delivery_id, now):
         return None
+    return _attempt_claimed(delivery_id, now)
+
+
+def _attempt_claimed(delivery_id: int, now: datetime) -> WebhookAttempt | None:
     delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     if not delivery.endpoint.enabled:
         WebhookDelivery.objects.filter(pk=delivery_id).update(
@@ -297,7 +393,27 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
             transaction.on_commit(
                 partial(_send_task, delivery.organization_id, delivery.pk, countdown)
             )
+        transaction.on_commit(partial(_endpoint_next_send, endpoint.pk, delivery.pk))
     return attempt
+
+
+def _endpoint_next_send(endpoint_id: int, finished_id: int) -> None:
+    """Send the task of the endpoint's next due delivery that waited for this attempt's slot."""
+    now = timezone.now()
+    waiting = (
+        WebhookDelivery.objects.filter(
+            endpoint_id=endpoint_id,
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+            lease_until__isnull=True,
+        )
+        .exclude(pk=finished_id)
+        .order_by("next_attempt_at")
+        .values_list("organization_id", "pk")
+        .first()
+    )
+    if waiting is not None:
+        _send_task(*waiting)
 
 
 def _endpoint_record(

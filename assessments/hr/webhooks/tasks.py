@@ -13,7 +13,7 @@ from accounts.tenancy import tenant_context
 from assessments.hr.webhooks.services import (
     DELIVER_TASK,
     webhook_deliveries_resend,
-    webhook_delivery_attempt,
+    webhook_delivery_dispatch,
 )
 
 
@@ -21,9 +21,9 @@ from assessments.hr.webhooks.services import (
     name=DELIVER_TASK, acks_late=True, queue="default", routing_key="default", time_limit=120
 )
 def deliver_webhook(*, organization_id: int, delivery_id: int) -> None:
-    """Attempt one webhook delivery if it is due and nobody holds it (idempotent)."""
+    """Start one webhook delivery's attempt if it is due and nobody holds it (idempotent)."""
     with tenant_context(organization_id):
-        webhook_delivery_attempt(delivery_id=delivery_id)
+        webhook_delivery_dispatch(organization_id=organization_id, delivery_id=delivery_id)
 
 
 @shared_task(
