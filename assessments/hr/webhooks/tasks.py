@@ -10,11 +10,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.hr.webhooks.services import (
-    DELIVER_TASK,
-    webhook_deliveries_resend,
-    webhook_delivery_dispatch,
-)
+from assessments.hr.webhooks.attempts import webhook_delivery_dispatch
+from assessments.hr.webhooks.services import DELIVER_TASK, webhook_deliveries_resend
 
 
 @shared_task(
