@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer under /api/ and /greenhouse/, an error outside a view included, is JSON.
+    "assessments.hr.api.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,13 +172,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["assessments.hr.api.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "assessments.hr.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 # Requests per API key ("N/second", "N/minute", "N/hour"); over it: 429 with Retry-After.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1200/minute")
+# Failed authentications (no, malformed, unknown or revoked key) per client address; over it,
+# the address gets 429 on /api/ and /greenhouse/ until the window ends.
+API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "60/minute")
 SPECTACULAR_SETTINGS = {
     "TITLE": "ML Assess API",
     "DESCRIPTION": (
@@ -242,6 +247,12 @@ REPORT_LINK_DAYS = env_int("REPORT_LINK_DAYS", 14)
 # when subscribing and again at every delivery, unless this is on (a local receiver).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Connecting may take at most this long (a host that drops packets fails fast).
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3)
+# Attempts run on this many threads per worker process, at most this many at once per
+# endpoint: a slow or failing endpoint holds its own slots, never another endpoint's.
+WEBHOOK_DELIVERY_THREADS = env_int("WEBHOOK_DELIVERY_THREADS", 64)
+WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 1)
 # At most this much of an answer is read (and 1000 characters of it kept in the log).
 WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096)
 # Retries: base x factor^(n-1) seconds after the n-th failure, capped, +/- jitter; with the

@@ -41,3 +41,5 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 6)
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 0)
 # Greenhouse tests receive the completion PATCH on 127.0.0.1.
 GREENHOUSE_CALLBACK_HOSTS = env_list("GREENHOUSE_CALLBACK_HOSTS", ["greenhouse.io", "127.0.0.1"])
+# Tests make many unauthenticated requests from 127.0.0.1; the limit's own test lowers it.
+API_AUTH_FAILURE_LIMIT = env_str("API_AUTH_FAILURE_LIMIT", "1000000/minute")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.tenancy import tenant_context
 from assessments.hr.outbox.delivery import retry_after_seconds
 from assessments.hr.outbox.delivery import retry_delay as webhook_retry_delay
-from assessments.hr.webhooks.services import webhook_delivery_attempt
+from assessments.hr.webhooks.attempts import webhook_delivery_attempt
 from assessments.invitations.services import invitation_cancel
 from assessments.models import Event, WebhookDelivery, WebhookEndpoint
 from tests.candidates.conftest import invite

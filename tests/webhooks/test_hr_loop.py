@@ -65,7 +65,14 @@ def test_hr_client_invites_hears_completion_and_fetches_the_result(
     assert event["data"]["invitation"]["id"] == invited["id"]
     assert event["data"]["invitation"]["candidate"]["external_id"] == "ats-9"
 
+    # The event carries the invitation exactly as the API shows it, and the score beside it.
+    shown = hr.get(f"/api/v1/invitations/{invited['id']}/").json()
+    assert event["data"]["invitation"] == shown
+    assert set(event["data"]["invitation"]) == set(invited)
     result = hr.get(f"/api/v1/invitations/{invited['id']}/result/").json()
+    assert event["data"]["result"] == {
+        "score": result["score"], "max_score": result["max_score"], "percent": 100.0
+    }  # fmt: skip
     assert result["status"] == "completed" and result["percent"] == 100.0
     assert result["badge_awarded"] is True
     assert [c["verdict"] for c in result["challenges"]] == ["correct"] * 3

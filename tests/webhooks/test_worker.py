@@ -110,7 +110,7 @@ def test_a_lost_message_is_sent_again_by_the_sweeper(
     sent = []
     with monkeypatch.context() as patch:
         # The broker loses the message sent at commit.
-        patch.setattr(webhooks, "_send_task", lambda *args, **kwargs: sent.append(args))
+        patch.setattr(webhooks, "delivery_task_send", lambda *args, **kwargs: sent.append(args))
         cancel(invitation)
     assert len(sent) == 1
     assert sweep_webhook_deliveries() == 0, "not yet overdue: its message may still run"

@@ -1,7 +1,10 @@
-"""API authentication (an organization's key), its tenant context, and the per-key rate limit."""
+"""API authentication (an organization's key), the per-key rate limit, and the limit on failed
+authentications per client address."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -10,6 +13,7 @@ from rest_framework import authentication, exceptions, throttling
 
 from accounts.api_keys import api_key_authenticate
 from accounts.models import ApiKey, Organization
+from assessments.hr.api.ratelimit import Rate, rate_window_count, rate_window_read
 
 
 @dataclass
@@ -63,20 +67,36 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         }
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """At most ``API_RATE_LIMIT`` requests per key; over it, 429 with ``Retry-After``."""
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """At most ``API_RATE_LIMIT`` requests per key and window; over it, 429 with
+    ``Retry-After`` (the seconds left in the window)."""
 
-    scope = "api_key"
-
-    def get_rate(self) -> str:
-        return settings.API_RATE_LIMIT
-
-    def parse_rate(self, rate):
-        count, _, period = rate.partition("/")
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period.strip()[0]]
-        return int(count), seconds
-
-    def get_cache_key(self, request, view):
+    def allow_request(self, request, view) -> bool:
         if not isinstance(request.user, ApiClient):
-            return None
-        return f"throttle:api:{request.user.api_key.public_id}"
+            return True
+        rate = Rate.parse(settings.API_RATE_LIMIT)
+        window = rate_window_count(f"key:{request.user.api_key.public_id}", rate)
+        self._wait = window.seconds_left
+        return window.count <= rate.limit
+
+    def wait(self) -> float:
+        return self._wait
+
+
+@contextmanager
+def authentication_failures_guard(request) -> Iterator[None]:
+    """Count failed authentications (no, malformed, unknown or revoked credentials) per client
+    address; once an address is over ``API_AUTH_FAILURE_LIMIT``, refuse its requests with 429
+    before any key is checked, until the window ends."""
+    rate = Rate.parse(settings.API_AUTH_FAILURE_LIMIT)
+    key = f"auth-failures:{throttling.BaseThrottle().get_ident(request)}"
+    window = rate_window_read(key, rate)
+    if window.count >= rate.limit:
+        raise exceptions.Throttled(wait=window.seconds_left)
+    try:
+        yield
+    except exceptions.AuthenticationFailed:
+        rate_window_count(key, rate)
+        raise
+    if request.user is None:
+        rate_window_count(key, rate)

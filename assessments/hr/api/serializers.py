@@ -1,5 +1,6 @@
-"""What the API reads and writes. Read serializers describe responses; ``Strict`` ones
-validate requests and refuse unknown fields."""
+"""What the API reads and writes. Read serializers describe responses; request serializers
+(``StrictSerializer``) refuse unknown fields and values of the wrong JSON type. Their
+docstrings and help texts are published in the schema: they are written for API users."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections import Counter
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from assessments.authoring.models import ChallengeSetVersion
 from assessments.core.choices import Difficulty, Kind
-from assessments.hr.api.base import StrictSerializer
+from assessments.hr.api.base import PageParametersSerializer, StrictSerializer
 from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
 from assessments.taking.models import IntegritySignal
 
@@ -19,13 +21,24 @@ from assessments.taking.models import IntegritySignal
 
 
 class ErrorDetailSerializer(serializers.Serializer):
+    """What went wrong: the status, a stable code, a message, and the fields at fault."""
+
     status = serializers.IntegerField(help_text="The HTTP status, repeated.")
     code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`.")
     message = serializers.CharField(help_text="What went wrong, for people.")
     fields = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="For 400s: each invalid request field (dotted when nested) and its messages.",
+        help_text=(
+            "For 400s: each invalid request field (dotted when nested) and its messages; "
+            "at most 50 fields are listed."
+        ),
+    )
+    fields_omitted = serializers.IntegerField(
+        required=False, help_text="How many more invalid fields there were than are listed."
+    )
+    error_id = serializers.CharField(
+        required=False, help_text="For 500s: quote it to support; our logs carry it."
     )
     retry_after = serializers.IntegerField(
         required=False, help_text="For 429s: seconds to wait (also the Retry-After header)."
@@ -33,6 +46,8 @@ class ErrorDetailSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
+    """Every error the API answers has this shape."""
+
     error = ErrorDetailSerializer()
 
 
@@ -40,7 +55,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class AssessmentSerializer(serializers.Serializer):
-    """A published challenge set, as its latest version has it."""
+    """An assessment candidates can be invited to, as its latest published version has it."""
 
     id = serializers.UUIDField(source="challenge_set.public_id", help_text="The set's id.")
     title = serializers.CharField()
@@ -80,6 +95,8 @@ class AssessmentSerializer(serializers.Serializer):
 
 
 class CandidateSerializer(StrictSerializer):
+    """The person invited: an email address, and optionally a name and your own id."""
+
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
@@ -90,6 +107,8 @@ class CandidateSerializer(StrictSerializer):
 
 
 class InvitationSerializer(serializers.Serializer):
+    """An invitation of one candidate to one assessment, and where it stands."""
+
     id = serializers.UUIDField(source="public_id")
     status = serializers.ChoiceField(choices=Invitation.Status.choices)
     assessment = serializers.UUIDField(source="version.challenge_set.public_id")
@@ -118,24 +137,47 @@ class InvitationSerializer(serializers.Serializer):
         return settings.SITE_URL + invitation.candidate_path()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        # 1.00 to 4.00, at most two decimals: what the field accepts, and nothing more.
+        "pattern": r"^(?:[1-3](?:\.[0-9]{1,2})?|4(?:\.0{1,2})?)$",
+        "default": "1.00",
+        "example": "1.50",
+    }
+)
+class TimeMultiplierField(serializers.DecimalField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=3, decimal_places=2, min_value=TIME_MULTIPLIER_RANGE[0],
+            max_value=TIME_MULTIPLIER_RANGE[1], **kwargs,
+        )  # fmt: skip
+
+
 class InvitationCreateSerializer(StrictSerializer):
+    """Whom to invite to which assessment; everything but the assessment and the candidate's
+    email address is optional."""
+
     assessment = serializers.UUIDField(help_text="An assessment id from GET /assessments/.")
     candidate = CandidateSerializer()
     expires_at = serializers.DateTimeField(
         required=False, help_text=f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
     )
-    time_multiplier = serializers.DecimalField(
-        max_digits=3, decimal_places=2, required=False, default=Decimal("1.00"),
-        min_value=TIME_MULTIPLIER_RANGE[0], max_value=TIME_MULTIPLIER_RANGE[1],
-        help_text="Scales every timer, e.g. 1.5 for an accessibility accommodation.",
+    time_multiplier = TimeMultiplierField(
+        required=False, default=Decimal("1.00"),
+        help_text=(
+            'Scales every timer, as a decimal string from "1.00" to "4.00", e.g. "1.50" for '
+            "an accessibility accommodation."
+        ),
     )  # fmt: skip
     send_email = serializers.BooleanField(
         required=False, default=True, help_text="Email the link to the candidate."
     )
 
 
-class InvitationFilterSerializer(StrictSerializer):
-    """Query parameters of GET /invitations/ (unknown ones are refused)."""
+class InvitationFilterSerializer(PageParametersSerializer):
+    """Filters of the invitation list, and its page parameters."""
 
     status = serializers.ChoiceField(choices=Invitation.Status.choices, required=False)
     assessment = serializers.UUIDField(required=False, help_text="An assessment id.")
@@ -143,16 +185,14 @@ class InvitationFilterSerializer(StrictSerializer):
     updated_since = serializers.DateTimeField(
         required=False, help_text="Only invitations changed at or after this time (ISO 8601)."
     )
-    cursor = serializers.CharField(required=False, help_text="From a page's next or previous.")
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=200, help_text="Default 50."
-    )
 
 
 # --- results -----------------------------------------------------------------------------
 
 
 class ChallengeResultSerializer(serializers.Serializer):
+    """How the candidate did on one challenge."""
+
     position = serializers.IntegerField()
     title = serializers.CharField()
     kind = serializers.ChoiceField(choices=Kind.choices)
@@ -175,6 +215,8 @@ class ChallengeResultSerializer(serializers.Serializer):
 
 
 class SignalSerializer(serializers.Serializer):
+    """Something seen during the session that a reviewer may want to look at."""
+
     kind = serializers.ChoiceField(choices=IntegritySignal.Kind.choices)
     at = serializers.DateTimeField()
     question = serializers.IntegerField(allow_null=True, help_text="The question's position.")
@@ -182,6 +224,8 @@ class SignalSerializer(serializers.Serializer):
 
 
 class ResultSerializer(serializers.Serializer):
+    """The candidate's result: the score, each challenge, and integrity signals."""
+
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Invitation.Status.choices)
     score = serializers.FloatField(allow_null=True)
@@ -194,11 +238,16 @@ class ResultSerializer(serializers.Serializer):
     time_taken_seconds = serializers.FloatField(allow_null=True)
     challenges = ChallengeResultSerializer(many=True)
     integrity_signals = SignalSerializer(many=True)
-    report_url = serializers.URLField(help_text="The candidate's report, for organization members.")
+    report_url = serializers.URLField(
+        help_text=(
+            "A public, signed link to the candidate's report: anyone who has it can open it "
+            "until it expires (`REPORT_LINK_DAYS`, 14 days by default). Share it with care."
+        )
+    )
 
 
 class CancelSerializer(StrictSerializer):
-    """POST /invitations/{id}/cancel/ takes no fields."""
+    """Cancelling takes no fields: send an empty object or no body."""
 
 
 # --- pages (cursor pagination) -------------------------------------------------------------
@@ -212,11 +261,16 @@ def page_serializer_of(
         name,
         (serializers.Serializer,),
         {
+            "__doc__": f"One page of {item.__name__.removesuffix('Serializer').lower()}s.",
             "next": serializers.URLField(allow_null=True, help_text="The next page, if any."),
             "previous": serializers.URLField(allow_null=True, help_text="The previous page."),
             "results": item(many=True),
         },
     )
+
+
+class AssessmentFilterSerializer(PageParametersSerializer):
+    """The page parameters of the assessment list."""
 
 
 AssessmentPageSerializer = page_serializer_of(AssessmentSerializer, "AssessmentPageSerializer")

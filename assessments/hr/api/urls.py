@@ -4,7 +4,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from assessments.hr.api import views, webhooks
+from assessments.hr.api import schema, views, webhooks  # noqa: F401 - schema registers an extension
 
 app_name = "api"
 

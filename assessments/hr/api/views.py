@@ -18,6 +18,7 @@ from assessments.hr.api.base import ApiView, CreatedCursorPagination
 from assessments.hr.api.errors import Conflict
 from assessments.hr.api.idempotency import HEADER, idempotent
 from assessments.hr.api.serializers import (
+    AssessmentFilterSerializer,
     AssessmentPageSerializer,
     AssessmentSerializer,
     CancelSerializer,
@@ -41,9 +42,24 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         404: "No such object in your organization.",
         409: "The request conflicts with the current state.",
         422: f"The {HEADER} was already used with a different request.",
-        429: "Too many requests for this key: wait `Retry-After` seconds.",
+        429: (
+            "Too many requests for this key, or too many failed authentications from this "
+            "address: wait `Retry-After` seconds."
+        ),
     }
     return {code: OpenApiResponse(ErrorSerializer, description=described[code]) for code in codes}
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    location=OpenApiParameter.HEADER,
+    description=(
+        "Makes retries safe: the same key with the same request returns the first answer "
+        "again (with `Idempotent-Replayed: true`); with another request, 422; while the "
+        "first request is still being processed, 409. 1 to 255 characters."
+    ),
+)
 
 
 def _latest_versions():
@@ -66,10 +82,16 @@ class AssessmentListView(ApiView):
     @extend_schema(
         operation_id="assessments_list",
         summary="List the assessments candidates can be invited to",
+        description=(
+            "Published assessments, most recently published first, at their latest version. "
+            "Follow `next` to page (`page_size` 1 to 200)."
+        ),
+        parameters=[AssessmentFilterSerializer],
         responses={200: AssessmentPageSerializer, **error_responses(400, 401, 429)},
         tags=["assessments"],
     )
     def get(self, request):
+        AssessmentFilterSerializer(data=request.query_params.dict()).is_valid(raise_exception=True)
         paginator = AssessmentPagination()
         page = paginator.paginate_queryset(_latest_versions(), request, view=self)
         return paginator.get_paginated_response(AssessmentSerializer(page, many=True).data)
@@ -79,6 +101,7 @@ class AssessmentDetailView(ApiView):
     @extend_schema(
         operation_id="assessments_retrieve",
         summary="One assessment",
+        description="The assessment with this id, at its latest published version.",
         responses={200: AssessmentSerializer, **error_responses(401, 404, 429)},
         tags=["assessments"],
     )
@@ -112,6 +135,10 @@ class InvitationListView(ApiView):
     @extend_schema(
         operation_id="invitations_list",
         summary="List invitations, newest first (cursor pagination)",
+        description=(
+            "Invitations of your organization, newest first, optionally filtered. Follow "
+            "`next` to page (`page_size` 1 to 200); unknown parameters are refused."
+        ),
         parameters=[InvitationFilterSerializer],
         responses={200: InvitationPageSerializer, **error_responses(400, 401, 429)},
         tags=["invitations"],
@@ -137,11 +164,10 @@ class InvitationListView(ApiView):
         operation_id="invitations_create",
         summary="Invite a candidate",
         description=(
-            f"Send an `{HEADER}` header to make retries safe: the same key with the same body "
-            "returns the same invitation; with another body, 422; while the first request is "
-            "still being processed, 409."
+            "Create an invitation and, unless `send_email` is false, email the candidate "
+            f"their link. Send an `{HEADER}` header to make retries safe."
         ),
-        parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_KEY],
         request=InvitationCreateSerializer,
         responses={201: InvitationSerializer, **error_responses(400, 401, 409, 422, 429)},
         examples=[OpenApiExample("Invite Ada", value=CREATE_EXAMPLE, request_only=True)],
@@ -180,6 +206,7 @@ class InvitationDetailView(ApiView):
     @extend_schema(
         operation_id="invitations_retrieve",
         summary="One invitation",
+        description="The invitation with this id and where it stands.",
         responses={200: InvitationSerializer, **error_responses(401, 404, 429)},
         tags=["invitations"],
     )
@@ -191,9 +218,13 @@ class InvitationCancelView(ApiView):
     @extend_schema(
         operation_id="invitations_cancel",
         summary="Cancel an invitation that is not finished",
+        description=(
+            "The candidate's link stops working at once. An invitation that is completed, "
+            "expired or already cancelled cannot be cancelled (409)."
+        ),
         request=CancelSerializer,
         responses={200: InvitationSerializer, **error_responses(400, 401, 404, 409, 422, 429)},
-        parameters=[OpenApiParameter(HEADER, str, location=OpenApiParameter.HEADER)],
+        parameters=[IDEMPOTENCY_KEY],
         tags=["invitations"],
     )
     def post(self, request, invitation_id):
@@ -212,7 +243,10 @@ class InvitationResultView(ApiView):
     @extend_schema(
         operation_id="invitations_result",
         summary="The candidate's result: score, each challenge, integrity signals",
-        description="Available at any time; `score` is final once `status` is `completed`.",
+        description=(
+            "Available at any time; `score` is final once `status` is `completed`. "
+            "`report_url` is a public signed link that expires."
+        ),
         responses={200: ResultSerializer, **error_responses(401, 404, 429)},
         tags=["invitations"],
     )

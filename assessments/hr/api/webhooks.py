@@ -11,7 +11,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from assessments.core.models import Event
-from assessments.hr.api.base import ApiView, CreatedCursorPagination, StrictSerializer
+from assessments.hr.api.base import (
+    ApiView,
+    CreatedCursorPagination,
+    PageParametersSerializer,
+    StrictSerializer,
+)
 from assessments.hr.api.serializers import page_serializer_of
 from assessments.hr.api.views import error_responses
 from assessments.hr.webhooks.models import WebhookEndpoint
@@ -25,6 +30,8 @@ from assessments.hr.webhooks.services import (
 
 
 class WebhookSerializer(serializers.Serializer):
+    """A URL subscribed to events, and whether the platform is still sending to it."""
+
     id = serializers.UUIDField(source="public_id")
     url = serializers.URLField()
     description = serializers.CharField()
@@ -44,12 +51,16 @@ class WebhookSerializer(serializers.Serializer):
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
+    """A new subscription, with the secret that verifies its signatures (shown once)."""
+
     secret = serializers.CharField(
         help_text="`whsec_...`: verifies signatures. Shown in this answer only: store it."
     )
 
 
 class WebhookCreateSerializer(StrictSerializer):
+    """The URL to send events to, and which events."""
+
     url = serializers.URLField(
         max_length=2000, help_text="http(s); must resolve to a public address."
     )
@@ -62,6 +73,8 @@ class WebhookCreateSerializer(StrictSerializer):
 
 
 class WebhookUpdateSerializer(StrictSerializer):
+    """What to change; fields left out stay as they are."""
+
     url = serializers.URLField(max_length=2000, required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=Event.Type.choices), min_length=1, required=False
@@ -72,13 +85,8 @@ class WebhookUpdateSerializer(StrictSerializer):
     )
 
 
-class WebhookFilterSerializer(StrictSerializer):
-    """Query parameters of GET /webhooks/ (unknown ones are refused)."""
-
-    cursor = serializers.CharField(required=False, help_text="From a page's next or previous.")
-    page_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=200, help_text="Default 50."
-    )
+class WebhookFilterSerializer(PageParametersSerializer):
+    """The page parameters of the webhook list."""
 
 
 WebhookPageSerializer = page_serializer_of(WebhookSerializer, "WebhookPageSerializer")
@@ -106,6 +114,7 @@ class WebhookListView(ApiView):
     @extend_schema(
         operation_id="webhooks_list",
         summary="List webhook endpoints, newest first (cursor pagination)",
+        description="Your organization's subscriptions, without their secrets.",
         parameters=[WebhookFilterSerializer],
         responses={200: WebhookPageSerializer, **error_responses(400, 401, 429)},
         tags=["webhooks"],
@@ -119,6 +128,10 @@ class WebhookListView(ApiView):
     @extend_schema(
         operation_id="webhooks_create",
         summary="Subscribe a URL to events; the answer holds its secret, once",
+        description=(
+            "The URL must be http(s) and resolve to public addresses only. Store the "
+            "`secret` of the answer: it verifies the signature of every delivery."
+        ),
         request=WebhookCreateSerializer,
         responses={201: WebhookCreatedSerializer, **error_responses(400, 401, 429)},
         examples=[OpenApiExample("Subscribe", value=CREATE_EXAMPLE, request_only=True)],
@@ -145,6 +158,7 @@ class WebhookDetailView(ApiView):
     @extend_schema(
         operation_id="webhooks_retrieve",
         summary="One webhook endpoint (without its secret)",
+        description="The subscription with this id, and whether the platform disabled it.",
         responses={200: WebhookSerializer, **error_responses(401, 404, 429)},
         tags=["webhooks"],
     )
@@ -154,6 +168,7 @@ class WebhookDetailView(ApiView):
     @extend_schema(
         operation_id="webhooks_update",
         summary="Change the URL, events, description, or switch it on or off",
+        description="Switching it on again forgets the failures that disabled it.",
         request=WebhookUpdateSerializer,
         responses={200: WebhookSerializer, **error_responses(400, 401, 404, 429)},
         tags=["webhooks"],
@@ -173,6 +188,7 @@ class WebhookDetailView(ApiView):
     @extend_schema(
         operation_id="webhooks_destroy",
         summary="Delete a webhook endpoint and its delivery log",
+        description="Nothing more is sent to it, and its delivery log is deleted.",
         responses={204: None, **error_responses(401, 404, 429)},
         tags=["webhooks"],
     )

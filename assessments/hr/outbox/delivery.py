@@ -59,6 +59,7 @@ def outbox_request(method: str, url: str, *, body: bytes, headers: dict[str, str
             body=body,
             headers=headers,
             timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS,
             max_bytes=settings.WEBHOOK_RESPONSE_MAX_BYTES,
             allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS,
         )

@@ -97,37 +97,52 @@ def resolve(host: str, port: int, *, allow_private: bool) -> list[str]:
     return addresses
 
 
-def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+def _connect(
+    addresses: list[str], port: int, timeout: float, connect_timeout: float | None = None
+) -> socket.socket:
+    """Connect to the first address that answers within ``connect_timeout`` (a host that
+    drops packets fails fast); reads then wait up to ``timeout``."""
     error: OSError | None = None
     for address in addresses:
         try:
-            return socket.create_connection((address, port), timeout=timeout)
+            sock = socket.create_connection((address, port), timeout=connect_timeout or timeout)
         except OSError as exc:
             error = exc
+        else:
+            sock.settimeout(timeout)
+            return sock
     raise error or OSError("no address to connect to")
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection to addresses already checked, whatever DNS says now."""
 
-    def __init__(self, host: str, port: int, *, addresses: list[str], timeout: float):
+    def __init__(
+        self, host: str, port: int, *, addresses: list[str], timeout: float,
+        connect_timeout: float | None = None,
+    ):  # fmt: skip
         super().__init__(host, port, timeout=timeout)
         self._addresses = addresses
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        self.sock = _connect(self._addresses, self.port, self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout, self._connect_timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """The TLS twin: the socket goes to a checked address, the certificate to the host."""
 
-    def __init__(self, host: str, port: int, *, addresses: list[str], timeout: float):
+    def __init__(
+        self, host: str, port: int, *, addresses: list[str], timeout: float,
+        connect_timeout: float | None = None,
+    ):  # fmt: skip
         self._tls = ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, context=self._tls)
         self._addresses = addresses
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        sock = _connect(self._addresses, self.port, self.timeout)
+        sock = _connect(self._addresses, self.port, self.timeout, self._connect_timeout)
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
@@ -160,12 +175,15 @@ def send(
     timeout: float,
     max_bytes: int,
     allow_private: bool,
+    connect_timeout: float | None = None,
 ) -> Answer:
     """``post`` with another method (Greenhouse's completion callback is a PATCH)."""
     scheme, host, port, path = url_parts(url)
     addresses = resolve(host, port, allow_private=allow_private)
     connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(host, port, addresses=addresses, timeout=timeout)
+    connection = connection_class(
+        host, port, addresses=addresses, timeout=timeout, connect_timeout=connect_timeout
+    )
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()

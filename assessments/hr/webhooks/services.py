@@ -3,13 +3,14 @@
 The life of a delivery (docs/webhooks.md):
 
 - ``event_fan_out`` writes one delivery per subscribed endpoint in the transaction that
-  wrote the event, and sends its task when that transaction commits.
-- ``webhook_delivery_attempt`` (the task's body) claims the delivery, POSTs the event
-  signed the Standard Webhooks way, logs the attempt, and on failure schedules the next
-  one with exponential backoff and jitter (never sooner than ``Retry-After``). Short waits
-  go to the broker as a countdown; long ones are picked up by the sweeper when due. The
-  claim, the schedule and the sweep are the outbox's (``assessments.hr.outbox.delivery``),
-  shared with Greenhouse's callback; what is webhooks' own is here.
+  wrote the event (a failing endpoint's waits its own backoff), and sends its task when
+  that transaction commits.
+- The task (``attempts.py``) claims the delivery, POSTs the event signed the Standard
+  Webhooks way on the worker's delivery threads, logs the attempt, and on failure schedules
+  the next one with exponential backoff and jitter (never sooner than ``Retry-After``).
+  Short waits go to the broker as a countdown; long ones are picked up by the sweeper when
+  due. The claim, the schedule and the sweep are the outbox's
+  (``assessments.hr.outbox.delivery``), shared with Greenhouse's callback.
 - ``webhook_deliveries_resend`` (the sweeper) re-sends due deliveries whose message was
   lost; a duplicate message is harmless because only one worker can claim a due delivery.
 - An endpoint that failed every attempt for long enough, or answered 410 Gone, is disabled.
@@ -22,7 +23,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,16 +35,13 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, Organization, User
 from assessments.core.models import Event
+from assessments.hr.api.serializers import InvitationSerializer
 from assessments.hr.outbox.delivery import (
-    Reply,
-    attempt_apply,
-    lease_claim,
     lost_messages_resend,
-    outbox_request,
     outbox_task_send,
+    retry_delay,
 )
 from assessments.hr.webhooks.models import (
-    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     webhook_events_check,
@@ -54,7 +51,6 @@ from assessments.hr.webhooks.models import (
 
 logger = logging.getLogger(__name__)
 
-EXCERPT_CHARS = 1000
 USER_AGENT = "ML-Assess-Webhooks/1"
 # Sent by name: the task's module imports this one (assessments/hr/webhooks/tasks.py).
 DELIVER_TASK = "assessments.tasks.deliver_webhook"
@@ -161,7 +157,10 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User | None) ->
 
 
 # --- fan-out ------------------------------------------------------------------------------
-def _send_task(organization_id: int, delivery_id: int, countdown: float | None = None) -> None:
+def delivery_task_send(
+    organization_id: int, delivery_id: int, countdown: float | None = None
+) -> None:
+    """Send the attempt task of one delivery (now, or after ``countdown`` seconds)."""
     outbox_task_send(
         DELIVER_TASK, organization_id=organization_id, row_kwarg="delivery_id",
         row_id=delivery_id, countdown=countdown,
@@ -180,22 +179,54 @@ def event_fan_out(event: Event) -> list[WebhookDelivery]:
     ]
     if not endpoints:
         return []
+    event.payload = webhook_payload(event)
+    Event.objects.filter(pk=event.pk).update(payload=event.payload)
     now = timezone.now()
+    # Healthy endpoints first; a failing one waits out its own backoff, not anyone else's.
+    endpoints.sort(key=lambda endpoint: endpoint.consecutive_failures)
+    waits = {endpoint.pk: _endpoint_backoff(endpoint) for endpoint in endpoints}
     deliveries = WebhookDelivery.objects.bulk_create(
         WebhookDelivery(
             organization_id=event.organization_id,
             event=event,
             endpoint=endpoint,
             attempt_limit=settings.WEBHOOK_MAX_ATTEMPTS,
-            next_attempt_at=now,
-            enqueued_at=now,
+            next_attempt_at=now + timedelta(seconds=waits[endpoint.pk]),
+            enqueued_at=now + timedelta(seconds=waits[endpoint.pk]),
             created_at=event.created_at,
         )
         for endpoint in endpoints
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(_send_task, delivery.organization_id, delivery.pk))
+        wait = waits[delivery.endpoint_id]
+        if wait <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
+            transaction.on_commit(
+                partial(delivery_task_send, delivery.organization_id, delivery.pk, wait or None)
+            )
+        # A longer wait is the sweeper's: it sends the task once the delivery is due.
     return deliveries
+
+
+def _endpoint_backoff(endpoint: WebhookEndpoint) -> float:
+    """Seconds a new delivery to ``endpoint`` waits: none while it is healthy; while it keeps
+    failing, the backoff its run of failures earned (per endpoint, not per delivery)."""
+    if not endpoint.consecutive_failures:
+        return 0.0
+    return retry_delay(attempt_number=endpoint.consecutive_failures)
+
+
+def webhook_payload(event: Event) -> dict:
+    """Return the event's body as subscribers get it: ``data.invitation`` is the invitation
+    exactly as the API shows it, and ``data.result`` the score beside it."""
+    invitation = event.invitation
+    score, max_score = invitation.score, invitation.max_score
+    percent = round(100 * score / max_score, 2) if score is not None and max_score else None
+    data = {
+        **event.payload["data"],
+        "invitation": dict(InvitationSerializer(invitation).data),
+        "result": {"score": score, "max_score": max_score, "percent": percent},
+    }
+    return {**event.payload, "data": data}
 
 
 # --- signing ------------------------------------------------------------------------------
@@ -210,132 +241,6 @@ def webhook_sign(*, key: bytes, webhook_id: str, timestamp: int, body: bytes) ->
 def event_body(event: Event) -> bytes:
     """The exact bytes sent (and signed): the event's payload as compact JSON."""
     return json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-# --- one attempt --------------------------------------------------------------------------
-def _claim(delivery_id: int, now: datetime) -> bool:
-    return lease_claim(WebhookDelivery.objects.filter(pk=delivery_id), now)
-
-
-def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime) -> None:
-    """Switch ``endpoint`` (locked by the caller) off and fail what was waiting for it."""
-    endpoint.enabled = False
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = reason[:300]
-    WebhookDelivery.objects.filter(
-        endpoint=endpoint, status=WebhookDelivery.Status.PENDING, lease_until__isnull=True
-    ).update(
-        status=WebhookDelivery.Status.FAILED, next_attempt_at=None, last_error="endpoint disabled"
-    )
-    logger.warning("webhook endpoint %s disabled: %s", endpoint.public_id, reason)
-
-
-def _send(delivery: WebhookDelivery) -> tuple[Reply, int]:
-    """POST the delivery's event once, signed; return what came back and how long it took."""
-    webhook_id = delivery.webhook_id
-    timestamp = int(time.time())
-    body = event_body(delivery.event)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": webhook_sign(
-            key=delivery.endpoint.signing_key, webhook_id=webhook_id, timestamp=timestamp,
-            body=body,
-        ),
-    }  # fmt: skip
-    started = time.monotonic()
-    reply = outbox_request("POST", delivery.endpoint.url, body=body, headers=headers)
-    return reply, int((time.monotonic() - started) * 1000)
-
-
-def webhook_delivery_attempt(*, delivery_id: int) -> WebhookAttempt | None:
-    """Attempt a due delivery once, if no one else is; log it and decide what comes next.
-
-    Return the attempt, or None when there was nothing to do (not due, finished, or
-    claimed by another worker). Runs inside the delivery's tenant context.
-    """
-    now = timezone.now()
-    if not _claim(delivery_id, now):
-        return None
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    if not delivery.endpoint.enabled:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.FAILED, next_attempt_at=None, lease_until=None,
-            last_error="endpoint disabled",
-        )  # fmt: skip
-        return None
-    attempted_at = timezone.now()
-    reply, duration_ms = _send(delivery)
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
-        # Failure counters of one endpoint are written by many deliveries at once.
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
-        manual = delivery.manual
-        attempt = WebhookAttempt.objects.create(
-            delivery=delivery, number=delivery.attempts + 1, attempted_at=attempted_at,
-            duration_ms=duration_ms, status_code=reply.status,
-            response_excerpt=reply.body.decode("utf-8", errors="replace")[:EXCERPT_CHARS],
-            error=reply.error, manual=manual,
-        )  # fmt: skip
-        countdown = attempt_apply(delivery, reply, attempted_at=attempted_at)
-        delivery.manual = False
-        if _endpoint_record(endpoint, reply, manual=manual, attempted_at=attempted_at, now=now):
-            countdown = None
-            if delivery.status == WebhookDelivery.Status.PENDING:
-                delivery.status = WebhookDelivery.Status.FAILED
-                delivery.next_attempt_at = None
-        delivery.save()
-        endpoint.save(
-            update_fields=[
-                "enabled", "disabled_at", "disabled_reason", "failing_since",
-                "consecutive_failures", "updated_at",
-            ]
-        )  # fmt: skip
-        if countdown is not None:
-            transaction.on_commit(
-                partial(_send_task, delivery.organization_id, delivery.pk, countdown)
-            )
-    return attempt
-
-
-def _endpoint_record(
-    endpoint: WebhookEndpoint, reply: Reply, *, manual: bool, attempted_at: datetime,
-    now: datetime,
-) -> bool:  # fmt: skip
-    """Count the attempt in the endpoint's run of failures (endpoint locked, not saved);
-    disable it when it answered 410 or kept failing. Return whether this disabled it."""
-    if reply.succeeded:
-        endpoint.failing_since = None
-        endpoint.consecutive_failures = 0
-        return False
-    endpoint.failing_since = endpoint.failing_since or attempted_at
-    endpoint.consecutive_failures += 1
-    if reply.status == 410:
-        # The receiver says it wants no more (Standard Webhooks: disable).
-        _endpoint_disable(endpoint, reason="the endpoint answered 410 Gone", now=now)
-        return True
-    if endpoint.enabled and not manual and _keeps_failing(endpoint, now):
-        _endpoint_disable(
-            endpoint,
-            reason=(
-                f"{endpoint.consecutive_failures} failed attempts in a row since "
-                f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
-            ),
-            now=now,
-        )
-        return True
-    return False
-
-
-def _keeps_failing(endpoint: WebhookEndpoint, now: datetime) -> bool:
-    return (
-        endpoint.failing_since is not None
-        and endpoint.consecutive_failures >= settings.WEBHOOK_DISABLE_AFTER_FAILURES
-        and now - endpoint.failing_since
-        >= timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS)
-    )
 
 
 # --- by hand, and the sweeper -------------------------------------------------------------
@@ -362,9 +267,9 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery, actor: User | None)
             organization=locked.endpoint.organization, actor=actor,
             action=AuditEvent.Action.CHANGED, target=locked, changes={"redelivered": True},
         )  # fmt: skip
-        transaction.on_commit(partial(_send_task, locked.organization_id, locked.pk))
+        transaction.on_commit(partial(delivery_task_send, locked.organization_id, locked.pk))
 
 
 def webhook_deliveries_resend(*, now: datetime, batch: int = 1000) -> int:
     """Re-send lost delivery messages, of every organization; return how many."""
-    return lost_messages_resend(WebhookDelivery, _send_task, now=now, batch=batch)
+    return lost_messages_resend(WebhookDelivery, delivery_task_send, now=now, batch=batch)

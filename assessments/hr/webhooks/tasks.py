@@ -10,20 +10,17 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.tenancy import tenant_context
-from assessments.hr.webhooks.services import (
-    DELIVER_TASK,
-    webhook_deliveries_resend,
-    webhook_delivery_attempt,
-)
+from assessments.hr.webhooks.attempts import webhook_delivery_dispatch
+from assessments.hr.webhooks.services import DELIVER_TASK, webhook_deliveries_resend
 
 
 @shared_task(
     name=DELIVER_TASK, acks_late=True, queue="default", routing_key="default", time_limit=120
 )
 def deliver_webhook(*, organization_id: int, delivery_id: int) -> None:
-    """Attempt one webhook delivery if it is due and nobody holds it (idempotent)."""
+    """Start one webhook delivery's attempt if it is due and nobody holds it (idempotent)."""
     with tenant_context(organization_id):
-        webhook_delivery_attempt(delivery_id=delivery_id)
+        webhook_delivery_dispatch(organization_id=organization_id, delivery_id=delivery_id)
 
 
 @shared_task(
