@@ -40,8 +40,15 @@ def json_nesting_depth(text: str) -> int:
     return deepest
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def json_body_parse(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Return the parsed body, or raise ``JsonBodyError`` with a message for the client."""
+    """Return the parsed body, or raise ``JsonBodyError`` with a message for the client.
+
+    Strict JSON: ``NaN`` and ``Infinity``, which Python's decoder accepts, are refused.
+    """
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
     except UnicodeDecodeError as exc:
@@ -49,6 +56,6 @@ def json_body_parse(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> An
     if json_nesting_depth(text) > max_depth:
         raise JsonBodyError(f"The JSON is nested more than {max_depth} levels deep.")
     try:
-        return json.loads(text or "{}")
+        return json.loads(text or "{}", parse_constant=_refuse_constant)
     except ValueError as exc:
-        raise JsonBodyError("The request is not valid JSON.") from exc
+        raise JsonBodyError(f"The request is not valid JSON: {str(exc)[:200]}") from exc
