@@ -205,7 +205,9 @@ class JobHandling:
             outcome = Outcome("error", f"the job was abandoned ({job.kill_reason})")
         elif job.status is None and job.kill_reason is None:
             text = f"the sandbox child failed before running the job ({describe_exit(exit_status)})"
-            outcome = Outcome("error", text, sandbox_error=text)
+            # Killed before it even said it was locked down: the job's code never ran.
+            signaled = exit_status is not None and os.WIFSIGNALED(exit_status)
+            outcome = Outcome("interrupted" if signaled else "error", text, sandbox_error=text)
         else:
             result_error = None
             if result is None and job.kill_reason is None:

@@ -1,8 +1,11 @@
 """Namespaces for jobs, and the checked libc calls the protections are built on.
 
-The zygote creates one empty network namespace and one empty IPC namespace and every
-child inherits them (see ``protections`` for why sharing them is safe); each child checks
-that it is in exactly those namespaces and that they are still empty.
+The zygote creates one empty network namespace, one empty IPC namespace and one UTS
+namespace with a neutral host name, and every child inherits them (see ``protections``
+for why sharing them is safe); each child checks that it is in exactly those namespaces
+and that they are still empty. Each child is also forked into a PID namespace of its
+own, as its init process (pid 1): it sees no other process, no sibling's pid and none of
+the host's, and the kernel ignores every signal it sends itself that it does not handle.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import os
 import socket
 from dataclasses import dataclass
 
+CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+#: What ``uname -n`` says inside the sandbox, instead of the host's name.
+JOB_HOSTNAME = "sandbox"
 
 
 class ProtectionError(Exception):
@@ -38,39 +45,71 @@ def ns_inode(kind: str) -> int:
     return os.stat(f"/proc/self/ns/{kind}").st_ino
 
 
-def host_namespaces() -> tuple[int, int, int]:
-    """Return the inode numbers of this process's net, ipc and mnt namespaces."""
-    return ns_inode("net"), ns_inode("ipc"), ns_inode("mnt")
+def host_namespaces() -> dict[str, int]:
+    """Return the inode numbers of this process's namespaces jobs must not share."""
+    return {kind: ns_inode(kind) for kind in ("net", "ipc", "mnt", "pid", "uts")}
 
 
 @dataclass(frozen=True)
 class JobNamespaces:
-    """The empty network and IPC namespaces the zygote created for all jobs."""
+    """The empty network, IPC and UTS namespaces the zygote created for all jobs."""
 
     netns: int = 0
     ipcns: int = 0
+    utsns: int = 0
     #: Why they could not be created; empty when they were.
     problem: str = "not created"
 
 
-def enter_job_namespaces(host_netns: int, host_ipcns: int) -> JobNamespaces:
-    """Move the calling (single-threaded zygote) process into new network and IPC namespaces.
+def enter_job_namespaces(host: dict[str, int]) -> JobNamespaces:
+    """Move the calling (single-threaded zygote) process into new net, IPC and UTS namespaces.
 
     Its children inherit them, so no child needs namespaces of its own; each one
     still checks that it is in these namespaces and that they are empty.
     """
     try:
         check_result(
-            libc().unshare(CLONE_NEWNET | CLONE_NEWIPC), "unshare(CLONE_NEWNET|CLONE_NEWIPC)"
+            libc().unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
+            "unshare(CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)",
         )
-        netns, ipcns = ns_inode("net"), ns_inode("ipc")
-        if netns == host_netns or ipcns == host_ipcns:
-            raise ProtectionError("still in the server's network or IPC namespace after unshare")
+        netns, ipcns, utsns = ns_inode("net"), ns_inode("ipc"), ns_inode("uts")
+        if netns == host["net"] or ipcns == host["ipc"] or utsns == host["uts"]:
+            raise ProtectionError("still in a server namespace after unshare")
+        name = JOB_HOSTNAME.encode()
+        check_result(libc().sethostname(name, len(name)), "sethostname")
+        check_result(libc().setdomainname(b"", 0), "setdomainname")
         check_netns_empty()
         check_ipcns_empty()
     except (ProtectionError, OSError) as exc:
         return JobNamespaces(problem=str(exc) or type(exc).__name__)
-    return JobNamespaces(netns=netns, ipcns=ipcns, problem="")
+    return JobNamespaces(netns=netns, ipcns=ipcns, utsns=utsns, problem="")
+
+
+class PidNamespaceForker:
+    """Fork each child as the init process of a PID namespace of its own.
+
+    ``unshare(CLONE_NEWPID)`` only changes where the caller's *next* children go, and
+    only once: a second call fails until the caller has gone back to its own namespace
+    with ``setns``. So each fork is preceded by both (two cheap system calls).
+    """
+
+    def __init__(self) -> None:
+        """Keep a descriptor of the zygote's own PID namespace to return to."""
+        self._libc = libc()
+        self._own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def fork(self) -> int:
+        """Fork like ``os.fork``; the child is pid 1 of a fresh PID namespace.
+
+        If the namespace cannot be created the child is forked anyway: it checks that
+        it is pid 1 and refuses to run code, naming the protection, when it is not.
+        """
+        try:
+            check_result(self._libc.setns(self._own, CLONE_NEWPID), "setns(own pid namespace)")
+            check_result(self._libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+        except ProtectionError:
+            pass
+        return os.fork()
 
 
 def check_ipcns_empty() -> None:

@@ -22,6 +22,7 @@ import time
 from . import protocol
 from .jobs import Job, JobHandling, Worker, sched_runtime_ns
 from .protections import SandboxConfig
+from .results import Outcome
 from .values import Runtime
 from .zygote import zygote_main
 
@@ -85,7 +86,13 @@ class WorkerPool(JobHandling):
         return len(self.running)
 
     def shutdown(self) -> None:
-        """Kill every child and stop the zygote."""
+        """Answer unfinished jobs ``interrupted``, kill every child and stop the zygote."""
+        outcome = Outcome("interrupted", "the sandbox server is shutting down; run the job again")
+        for job in [*self.waiting, *self.running]:
+            if not job.finished:
+                job.kill_reason = job.kill_reason or "shutdown"
+                self.finish(job, outcome, cpu_ms=0.0)
+        self.waiting.clear()
         for worker in [*self.by_pid.values()]:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)

@@ -8,13 +8,17 @@ concurrency slot (its uid and scratch mount point), and the steps run in two
 phases:
 
 * ``prefork`` (as root, job-independent): lay out and close the file
-  descriptors, start a new session, check that the child is in the jobs' empty
-  network and IPC namespaces, enter a new mount namespace, prepare the Landlock
-  ruleset for the static read-only paths, and build the seccomp program.
+  descriptors, start a new session, check that the process holds no environment
+  (the server re-executed itself with an empty one, so not even the initial stack
+  holds its variables), check that the child is in the jobs' empty network and IPC
+  namespaces, enter a new mount namespace, check that it is pid 1 of its own PID
+  namespace and in the jobs' UTS namespace, prepare the Landlock ruleset for the
+  static read-only paths, and build the seccomp program.
 * ``lock_down`` (for the child's slot, still before any job): mount the slot's
   private scratch tmpfs, set resource limits (CPU time and address space at the
   server's maxima), drop to the slot's unprivileged uid/gid, set no_new_privs,
-  enforce Landlock, and install the seccomp filter.
+  enforce Landlock, install the seccomp filter, and probe that the filter denies
+  each call that watches, locks or flushes host files.
 
 When the job arrives, :meth:`Hardening.narrow_limits` lowers the CPU-time and
 address-space limits to the job's own, hard limits included: an unprivileged
@@ -47,11 +51,13 @@ import fcntl
 import math
 import os
 import resource
+import select
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import landlock, seccomp
 from .namespaces import (
+    JOB_HOSTNAME,
     JobNamespaces,
     ProtectionError,
     check_ipcns_empty,
@@ -64,19 +70,24 @@ from .namespaces import (
 #: Every protection, in the order it is applied.
 PROTECTIONS = (
     "file_descriptors",
+    "clean_environment",
     "network_namespace",
     "ipc_mount_namespace",
+    "pid_uts_namespace",
     "scratch_tmpfs",
     "rlimits",
     "identity",
     "no_new_privs",
     "landlock",
     "seccomp",
+    "host_observation",
 )
 
 #: File descriptors of a sandbox child.
 FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS = 0, 1, 2, 3, 4, 5
 CHILD_FDS = frozenset({FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS})
+#: A pidfd of the zygote, held only while locking down (closed before any job code).
+FD_PARENT = 6
 
 CLONE_NEWNS = 0x00020000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
@@ -103,9 +114,8 @@ class SandboxConfig:
     readonly_paths: tuple[str, ...]
     readwrite_files: tuple[str, ...]
     server_pid: int
-    host_netns: int
-    host_ipcns: int
-    host_mntns: int
+    #: Inode numbers of the server's net, ipc, mnt, pid and uts namespaces.
+    host_namespaces: dict[str, int]
     #: The seccomp program, built once by the server, or why it could not be.
     seccomp_template: seccomp.FilterTemplate | None = None
     seccomp_problem: str = "not built"
@@ -130,12 +140,9 @@ class JobSpec:
 class Hardening:
     """Apply the protections in a sandbox child and keep a report of each."""
 
-    def __init__(
-        self, config: SandboxConfig, parent_pid: int, job_namespaces: JobNamespaces | None = None
-    ) -> None:
+    def __init__(self, config: SandboxConfig, job_namespaces: JobNamespaces | None = None) -> None:
         """Prepare to harden the calling (freshly forked, single-threaded) child."""
         self.config = config
-        self.parent_pid = parent_pid
         self.job_namespaces = job_namespaces or JobNamespaces()
         self.libc = libc()
         self.ok: dict[str, str] = {}
@@ -187,16 +194,18 @@ class Hardening:
     def prefork(self, fds: dict[int, int]) -> None:
         """Run the job-independent steps; ``fds`` maps target fd -> inherited fd."""
         self._step("file_descriptors", lambda: self._layout_fds(fds))
+        self._step("clean_environment", self._check_clean_environment)
         self._step("network_namespace", self._check_job_netns)
         self._step("ipc_mount_namespace", self._ipc_new_mount_ns)
+        self._step("pid_uts_namespace", self._check_pid_uts_ns)
         self._step("landlock", self._prepare_landlock)
         self._step("seccomp", self._prepare_seccomp)
 
     def _layout_fds(self, fds: dict[int, int]) -> str:
         # Move the inherited pipes above the target range first so that a dup2 to
-        # 0..5 never overwrites a source that happens to live there.
+        # 0..6 never overwrites a source that happens to live there.
         high = {
-            target: fcntl.fcntl(src, fcntl.F_DUPFD, FD_STATUS + 1) for target, src in fds.items()
+            target: fcntl.fcntl(src, fcntl.F_DUPFD, FD_PARENT + 1) for target, src in fds.items()
         }
         null = os.open("/dev/null", os.O_RDONLY)
         if null != FD_STDIN:
@@ -204,14 +213,14 @@ class Hardening:
         for target, src in high.items():
             os.dup2(src, target)
         # close_range() under the hood: everything else inherited from the parent.
-        os.closerange(FD_STATUS + 1, 2**31 - 1)
+        os.closerange(FD_PARENT + 1, 2**31 - 1)
         os.setsid()  # own session and process group: kill(0, ...) reaches only itself
         # PR_SET_PDEATHSIG: die with the parent; then check the parent did not
         # already die before the setting took effect.
         self._pdeathsig()
         open_fds = {int(name) for name in os.listdir("/proc/self/fd")}
-        # listdir's own descriptor is the lowest free one, FD_STATUS + 1.
-        extra = open_fds - CHILD_FDS - {FD_STATUS + 1}
+        # listdir's own descriptor is the lowest free one, FD_PARENT + 1.
+        extra = open_fds - CHILD_FDS - {FD_PARENT, FD_PARENT + 1}
         if extra:
             raise ProtectionError(f"inherited descriptors still open: {sorted(extra)}")
         return "only stdin (/dev/null), stdout, stderr, result, control and status pipes are open"
@@ -222,15 +231,43 @@ class Hardening:
             self.libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ulong(9), ulong(0), ulong(0), ulong(0)),
             "prctl(PR_SET_PDEATHSIG)",
         )
-        # The parent may have died before the setting took effect.
-        if os.getppid() != self.parent_pid:
+        # The parent may have died before the setting took effect. Its pid is not
+        # visible from this PID namespace; its pidfd becomes readable once it exits.
+        if select.select([FD_PARENT], [], [], 0)[0]:
             raise ProtectionError("the parent process died")
+
+    @staticmethod
+    def _check_clean_environment() -> str:
+        # The kernel's copy of the environment this process image started with: the
+        # server re-executed itself with none, so neither the initial stack nor the
+        # heap of this (forked) process holds a variable of the server's caller.
+        with open("/proc/self/environ", "rb") as environ:
+            if environ.read():
+                raise ProtectionError(
+                    "the process started with environment variables (the server did not"
+                    " re-execute itself with an empty environment)"
+                )
+        return "started from an empty environment: no variable of the server's caller in memory"
+
+    def _check_pid_uts_ns(self) -> str:
+        if self.job_namespaces.problem:
+            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
+        if os.getpid() != 1 or ns_inode("pid") == self.config.host_namespaces["pid"]:
+            raise ProtectionError("not the init process of a PID namespace of its own")
+        if ns_inode("uts") != self.job_namespaces.utsns:
+            raise ProtectionError("not in the UTS namespace the zygote created for jobs")
+        if os.uname().nodename != JOB_HOSTNAME:
+            raise ProtectionError(f"host name is {os.uname().nodename!r}, not {JOB_HOSTNAME!r}")
+        return (
+            "pid 1 of its own PID namespace (no other process visible; signals it sends"
+            f" itself are ignored unless handled); host name {JOB_HOSTNAME!r}"
+        )
 
     def _check_job_netns(self) -> str:
         if self.job_namespaces.problem:
             raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
         inode = ns_inode("net")
-        if inode == self.config.host_netns:
+        if inode == self.config.host_namespaces["net"]:
             raise ProtectionError("in the server's network namespace")
         if inode != self.job_namespaces.netns:
             raise ProtectionError("not in the network namespace the zygote created for jobs")
@@ -241,13 +278,13 @@ class Hardening:
         if self.job_namespaces.problem:
             raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
         inode = ns_inode("ipc")
-        if inode == self.config.host_ipcns:
+        if inode == self.config.host_namespaces["ipc"]:
             raise ProtectionError("in the server's IPC namespace")
         if inode != self.job_namespaces.ipcns:
             raise ProtectionError("not in the IPC namespace the zygote created for jobs")
         check_ipcns_empty()
         check_result(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        if ns_inode("mnt") == self.config.host_mntns:
+        if ns_inode("mnt") == self.config.host_namespaces["mnt"]:
             raise ProtectionError("mount namespace unchanged after unshare")
         # Make every mount private so the job's scratch tmpfs never propagates out.
         check_result(
@@ -313,9 +350,12 @@ class Hardening:
         self._step("no_new_privs", self._no_new_privs)
         self._step("landlock", self._enforce_landlock)
         self._step("seccomp", self._install_seccomp)
+        self._step("host_observation", self._check_host_observation)
         if self._scratch_fd >= 0:
             os.close(self._scratch_fd)
             self._scratch_fd = -1
+        with contextlib.suppress(OSError):
+            os.close(FD_PARENT)
 
     def _mount_scratch(self, spec: JobSpec) -> str:
         path = self.config.slot_dir(spec.slot)
@@ -437,6 +477,11 @@ class Hardening:
             "sockets, SysV IPC, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
             "io_uring, keyctl, modules ... -> EPERM; clone3 -> ENOSYS"
         )
+
+    def _check_host_observation(self) -> str:
+        if "seccomp" in self.failed or self._arch is None:
+            raise ProtectionError("the seccomp filter is not installed")
+        return seccomp.check_denials(self.libc, self._arch, os.getpid())
 
 
 def _apply_rlimits(wanted: dict[int, tuple[int, int]]) -> None:

@@ -32,7 +32,12 @@ MAX_CODE_CHARS = 1024 * 1024
 MAX_JOB_ID_CHARS = 200
 MAX_CAPTURE_NAMES = 64
 
-VERDICTS = frozenset({"ok", "error", "time_limit", "memory_limit", "output_limit", "forbidden"})
+#: ``interrupted``: the job's process died of a signal the job cannot cause itself (the
+#: out-of-memory killer, an operator's kill, a server shutdown); not the candidate's doing,
+#: so the caller retries the job instead of charging it.
+VERDICTS = frozenset(
+    {"ok", "error", "time_limit", "memory_limit", "output_limit", "forbidden", "interrupted"}
+)
 
 
 class ProtocolError(ValueError):

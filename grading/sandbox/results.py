@@ -208,20 +208,49 @@ def decide(
             result.values,
         )
     if exit_status is not None and os.WIFSIGNALED(exit_status):
-        signum = os.WTERMSIG(exit_status)
-        cpu_budget_ms = max(1, math.ceil(limits.cpu_seconds)) * 1000.0
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_ms >= cpu_budget_ms - 50):
-            return Outcome("time_limit", f"CPU-time limit of {limits.cpu_seconds:g} s exceeded")
-        if signum == signal.SIGKILL:
-            # Not the server's kill and not the CPU limit: the job killed itself,
-            # or the kernel's OOM killer did (RLIMIT_AS normally fails first).
-            return Outcome("error", "the job was killed by SIGKILL")
-        if signum == signal.SIGSYS:
-            return Outcome("forbidden", "the job made a system call the sandbox forbids")
-        if signum == signal.SIGXFSZ:
-            return Outcome("error", "the job exceeded the scratch file-size limit")
-        return Outcome("error", f"the job was killed by {_signal_name(signum)}")
+        return _decide_signal(os.WTERMSIG(exit_status), limits, cpu_ms)
     code = os.WEXITSTATUS(exit_status) if exit_status is not None else None
     if result_error and result_error != "no result was reported":
         return Outcome("error", f"the job's result channel held invalid data: {result_error}")
     return Outcome("error", f"the job ended (exit status {code}) without reporting a result")
+
+
+#: Signals a job can bring on itself: the kernel delivers them for what the job's own
+#: code did (a bad pointer, an illegal instruction, abort()), whatever the job's PID
+#: namespace. Any other signal it cannot send itself: it is the init process of its own
+#: PID namespace, which ignores the signals it sends itself unless it handles them, and
+#: seccomp denies it SIGKILL and SIGSTOP even then.
+SELF_INFLICTED = frozenset(
+    {
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGILL,
+        signal.SIGFPE,
+        signal.SIGTRAP,
+        signal.SIGABRT,
+        signal.SIGSYS,
+        signal.SIGXCPU,
+        signal.SIGXFSZ,
+    }
+)
+
+
+def _decide_signal(signum: int, limits: Limits, cpu_ms: float) -> Outcome:
+    """Decide the verdict of a child killed by a signal the server did not send."""
+    cpu_budget_ms = max(1, math.ceil(limits.cpu_seconds)) * 1000.0
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_ms >= cpu_budget_ms - 50):
+        # The kernel's SIGKILL at the hard CPU limit (SIGXCPU at the soft one is ignored
+        # by an init process that does not handle it).
+        return Outcome("time_limit", f"CPU-time limit of {limits.cpu_seconds:g} s exceeded")
+    if signum == signal.SIGSYS:
+        return Outcome("forbidden", "the job made a system call the sandbox forbids")
+    if signum == signal.SIGXFSZ:
+        return Outcome("error", "the job exceeded the scratch file-size limit")
+    if signum in SELF_INFLICTED:
+        return Outcome("error", f"the job was killed by {_signal_name(signum)}")
+    # Not the job's doing: the out-of-memory killer, an operator, the machine shutting down.
+    return Outcome(
+        "interrupted",
+        f"the job's process was killed from outside by {_signal_name(signum)} (not the"
+        " job's doing, for example the out-of-memory killer); run it again",
+    )

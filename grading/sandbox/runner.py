@@ -214,7 +214,6 @@ def run_job(
 def worker_main(
     config: SandboxConfig,
     runtime: Runtime,
-    parent_pid: int,
     fds: dict[int, int],
     job_namespaces: JobNamespaces,
     slot: int,
@@ -222,7 +221,7 @@ def worker_main(
     """Entry point of a freshly forked sandbox child for ``slot``; never returns."""
     try:
         _reset_signals()
-        hardening = Hardening(config, parent_pid, job_namespaces)
+        hardening = Hardening(config, job_namespaces)
         hardening.prefork(fds)
         streams = _make_streams()
         with contextlib.suppress(Exception):  # only an optimisation

@@ -122,6 +122,17 @@ DENIED = (
     "name_to_handle_at",
     "open_by_handle_at",
     "fanotify_init",
+    "fanotify_mark",
+    # watching and locking host files: inotify sees names created in directories the job
+    # cannot list, and a lock on a readable system file (or /dev/null) is a channel
+    # between concurrent jobs; locks inside the private scratch serve no one else
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "flock",
+    # flushing every file system on the host (a timing channel and a slow-down for all)
+    "sync",
+    "syncfs",
     # signals by thread id (glibc's raise/pthread_kill use tgkill)
     "tkill",
     # file-backed memory outside RLIMIT_AS (each memfd up to RLIMIT_FSIZE)
@@ -170,9 +181,28 @@ DENIED = (
     "query_module",
     "vserver",
 )
-#: Signal-sending syscalls whose first argument is a process (thread group) id:
-#: allowed only when it is the job's own pid (or 0 for ``kill``: its own group).
-SELF_SIGNAL = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+#: Signal-sending syscalls whose first argument is a process (thread group) id, with the
+#: index of their signal argument: allowed only when the target is the job itself (its
+#: pid, or 0 for ``kill``: its own group) and the signal is neither SIGKILL nor SIGSTOP.
+#: A job is the init process of its own PID namespace, which ignores every other signal
+#: it sends itself unless it handles it; so no job can die of a signal it sent, and a
+#: death by a signal that is not a fault comes from outside (see ``results.decide``).
+SELF_SIGNAL = {"kill": 1, "tgkill": 2, "rt_sigqueueinfo": 1, "rt_tgsigqueueinfo": 2}
+SIGKILL, SIGSTOP = 9, 19
+#: fcntl commands denied: record locks (classic and open-file-description, queried or
+#: set) and leases on any file are a channel between jobs; F_NOTIFY watches directories.
+FCNTL_DENIED = (
+    5,  # F_GETLK
+    6,  # F_SETLK
+    7,  # F_SETLKW
+    36,  # F_OFD_GETLK
+    37,  # F_OFD_SETLK
+    38,  # F_OFD_SETLKW
+    1024,  # F_SETLEASE
+    1025,  # F_GETLEASE
+    1026,  # F_NOTIFY
+)
+_OFF_ARG1_LO = _OFF_ARG0_LO + 8
 
 
 ARCHES = {arch.name: arch for arch in (X86_64, AARCH64)}
@@ -249,27 +279,35 @@ def build_template(arch: Arch) -> FilterTemplate:
             _insn(_RET_K, SECCOMP_RET_ALLOW),
         ],
     )
-    for name in SELF_SIGNAL:
+    pid_offsets: list[int] = []
+    for name, signal_arg in SELF_SIGNAL.items():
         zero_ok = name == "kill"
-        on_syscall(
-            name,
-            [
-                _insn(_LD_W_ABS, _OFF_ARG0_LO),
-                _insn(_JEQ_K, PID_PLACEHOLDER, jt=2 if zero_ok else 1),
-                *([_insn(_JEQ_K, 0, jt=1)] if zero_ok else []),
-                _insn(_RET_K, eperm),
-                _insn(_RET_K, SECCOMP_RET_ALLOW),
-            ],
-        )
+        block = [
+            _insn(_LD_W_ABS, _OFF_ARG0_LO),
+            _insn(_JEQ_K, PID_PLACEHOLDER, jt=2 if zero_ok else 1),
+            *([_insn(_JEQ_K, 0, jt=1)] if zero_ok else []),
+            _insn(_RET_K, eperm),
+            _insn(_LD_W_ABS, _OFF_ARG0_LO + 8 * signal_arg),
+            _insn(_JEQ_K, SIGKILL, jt=1),
+            _insn(_JEQ_K, SIGSTOP, jf=1),
+            _insn(_RET_K, eperm),
+            _insn(_RET_K, SECCOMP_RET_ALLOW),
+        ]
+        if arch.numbers.get(name) is not None:
+            # The placeholder comparison is the second instruction of the block, which
+            # starts after the syscall-number test on_syscall adds.
+            pid_offsets.append((len(prog) + 2) * 8 + 4)
+        on_syscall(name, block)
+    fcntl_block = [_insn(_LD_W_ABS, _OFF_ARG1_LO)]
+    for index, command in enumerate(FCNTL_DENIED):
+        remaining = len(FCNTL_DENIED) - index - 1
+        fcntl_block.append(_insn(_JEQ_K, command, jt=remaining + 1))
+    fcntl_block += [_insn(_RET_K, SECCOMP_RET_ALLOW), _insn(_RET_K, eperm)]
+    on_syscall("fcntl", fcntl_block)
     prog.append(_insn(_RET_K, SECCOMP_RET_ALLOW))
     if len(prog) > 4096:
         raise SeccompError(errno.E2BIG, "seccomp program too long")
-    offsets = tuple(
-        index * 8 + 4
-        for index, insn in enumerate(prog)
-        if insn == _insn(_JEQ_K, PID_PLACEHOLDER, jt=1)
-        or insn == _insn(_JEQ_K, PID_PLACEHOLDER, jt=2)
-    )
+    offsets = tuple(pid_offsets)
     return FilterTemplate(arch, b"".join(prog), offsets)
 
 
@@ -314,3 +352,38 @@ def install(libc: ctypes.CDLL, arch: Arch, program: bytes) -> None:
         raise SeccompError(errno.EPERM, "socket() still works after installing the filter")
     if ctypes.get_errno() != errno.EPERM:
         raise SeccompError(ctypes.get_errno(), "socket() failed, but not with EPERM")
+
+
+def check_denials(libc: ctypes.CDLL, arch: Arch, job_pid: int) -> str:
+    """Check, once the filter is installed, that each host-observation call fails with EPERM.
+
+    Each probe fails with another error (or succeeds) when the filter does not catch it,
+    so EPERM proves the filter did: fd 0 is /dev/null, and a null pointer where the
+    kernel expects a lock description would be EFAULT.
+    """
+    probes = {
+        "inotify_init1": (0,),
+        "inotify_add_watch": (-1, None, 0),
+        "fanotify_mark": (-1, 0, 0, -1, None),
+        "flock": (0, 1 | 4),  # LOCK_SH | LOCK_NB on /dev/null
+        "sync": (),
+        "syncfs": (0,),
+        **{f"fcntl {command}": (0, command, None) for command in FCNTL_DENIED},
+        "kill SIGKILL": (job_pid, SIGKILL),
+    }
+    for label, args in probes.items():
+        name = label.split()[0]
+        number = arch.numbers.get(name)
+        if number is None:
+            continue  # not on this architecture (aarch64 has no inotify_init)
+        result = libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a or 0) for a in args))
+        if result >= 0 or ctypes.get_errno() != errno.EPERM:
+            if result >= 0 and name.startswith(("inotify", "fanotify")):
+                os.close(result)
+            raise SeccompError(errno.EPERM, f"{label} is not denied by the filter")
+    if libc.syscall(ctypes.c_long(arch.numbers["fcntl"]), ctypes.c_long(0), ctypes.c_long(1)) < 0:
+        raise SeccompError(ctypes.get_errno(), "fcntl(F_GETFD) is denied; it must not be")
+    return (
+        "inotify, fanotify, flock, fcntl record locks/leases/F_NOTIFY, sync and syncfs"
+        " -> EPERM (each probed); a job may not send itself SIGKILL or SIGSTOP"
+    )

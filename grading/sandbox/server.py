@@ -1,9 +1,13 @@
 """The grading sandbox server.
 
-Run from the repository root with a clean environment::
+Run from the repository root::
 
     python -m grading.sandbox.server --socket PATH --scratch-root DIR \\
         [--uid-base N] [--prefork N] [--max-jobs N]
+
+If the process started with any environment variable, it first re-executes itself with
+an empty environment (see :func:`.startup.reexecute_without_environment`), so no job
+can find its caller's variables anywhere in memory.
 
 The server imports torch once, warms it up, forks a zygote (see
 :mod:`.zygote`), runs a self-test job to check that every protection works on
@@ -40,7 +44,15 @@ from .jobs import Job
 from .pool import WorkerPool
 from .protections import PROTECTIONS, SandboxConfig
 from .results import Outcome
-from .startup import INSECURE_ENV, TEST_DISABLE_ENV, build_config, job_sys_path, parse_args
+from .startup import (
+    INSECURE_ENV,
+    TEST_DISABLE_ENV,
+    build_config,
+    job_sys_path,
+    parse_args,
+    reexecute_without_environment,
+    started_with_environment,
+)
 from .startup import warm_up as warm_up_torch
 from .transport import Connection, Listener
 from .values import Runtime
@@ -173,10 +185,12 @@ class SandboxServer:
         self.stopping = True
 
     def shutdown(self) -> None:
-        """Stop serving, kill every child and remove the socket."""
-        if self.listener is not None:
-            self.listener.close()
+        """Answer jobs in flight ``interrupted``, kill every child and remove the socket."""
+        self.stopping = True
         self.pool.shutdown()
+        if self.listener is not None:
+            self.listener.flush_all(timeout=2.0)
+            self.listener.close()
 
     def _tick(self, max_wait: float | None = None) -> None:
         deadline = self.pool.next_deadline()
@@ -222,6 +236,10 @@ class SandboxServer:
         op = message.get("op")
         if op == "ping":
             listener.respond(conn, self.ping_response())
+            return
+        if self.stopping:
+            # Pipelined behind a job answered at shutdown: the client should retry later.
+            listener.respond(conn, {"ok": False, "error": "sandbox shutting down", "retry": True})
             return
         if op != "run":
             listener.respond(conn, {"ok": False, "error": f"unknown op {op!r}"})
@@ -275,6 +293,9 @@ class SandboxServer:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server; return its exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if started_with_environment():
+        reexecute_without_environment(argv)
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -284,15 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         log.error("the sandbox server must run as root (it switches each job to its own uid)")
         return 2
-    disabled = os.environ.get(TEST_DISABLE_ENV)
-    if disabled:
+    if args.test_disable:
         log.warning(
             "%s=%s: these protections will FAIL on purpose (testing only)",
             TEST_DISABLE_ENV,
-            disabled,
+            args.test_disable,
         )
     runtime = warm_up_torch()
-    config, problems = build_config(args, dict(os.environ))
+    config, problems = build_config(args)
     runtime = Runtime(
         torch=runtime.torch, numpy=runtime.numpy, job_sys_path=job_sys_path(config.readonly_paths)
     )

@@ -131,6 +131,14 @@ X86_64 = Arch(
         "vserver": 236,
         "memfd_create": 319,
         "memfd_secret": 447,
+        "inotify_init": 253,
+        "inotify_init1": 294,
+        "inotify_add_watch": 254,
+        "fanotify_mark": 301,
+        "flock": 73,
+        "fcntl": 72,
+        "sync": 162,
+        "syncfs": 306,
     },
 )
 
@@ -234,5 +242,12 @@ AARCH64 = Arch(
         "personality": 92,
         "memfd_create": 279,
         "memfd_secret": 447,
+        "inotify_init1": 26,
+        "inotify_add_watch": 27,
+        "fanotify_mark": 263,
+        "flock": 32,
+        "fcntl": 25,
+        "sync": 81,
+        "syncfs": 267,
     },
 )
