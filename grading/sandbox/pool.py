@@ -20,6 +20,7 @@ import socket
 import time
 
 from . import protocol
+from .decoding import ResultDecoder
 from .jobs import Job, JobHandling, Worker, sched_runtime_ns
 from .protections import SandboxConfig
 from .results import Outcome
@@ -38,9 +39,11 @@ class WorkerPool(JobHandling):
         args: argparse.Namespace,
         config: SandboxConfig,
         runtime: Runtime,
+        decoder: ResultDecoder,
     ) -> None:
         """Set up an empty pool; :meth:`start` forks the zygote."""
         self.selector = selector
+        self.decoder = decoder
         self.args = args
         self.config = config
         self.runtime = runtime
@@ -185,10 +188,13 @@ class WorkerPool(JobHandling):
             self.idle_deaths = 0
             if not job.finished:
                 self.drain(job)
-            if not job.finished:
-                self.complete(
-                    job, exit_status=status, cpu_ms=max(0.0, cpu_ms - job.sched_base_ns / 1e6)
-                )
+            job_cpu_ms = max(0.0, cpu_ms - job.sched_base_ns / 1e6)
+            if not job.finished and self.needs_decoding(job):
+                self.start_decoding(job)
+            if job.decoding:
+                job.exit_info = (status, job_cpu_ms)  # the decoder's answer completes it
+            elif not job.finished:
+                self.complete(job, exit_status=status, cpu_ms=job_cpu_ms, result=job.decoded)
             for fd in list(job.open_pipes):
                 self.stop_reading(job, fd)
             self.running.discard(job)

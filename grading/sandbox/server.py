@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -40,6 +41,7 @@ import time
 from typing import Any
 
 from . import protocol
+from .decoding import ResultDecoder
 from .jobs import Job
 from .pool import WorkerPool
 from .protections import PROTECTIONS, SandboxConfig
@@ -75,15 +77,18 @@ class SandboxServer:
         config: SandboxConfig,
         runtime: Runtime,
         problems: dict[str, str],
+        decoder: ResultDecoder,
     ) -> None:
-        """Set up state; nothing is forked or bound yet."""
+        """Set up state; only the decoder has been forked yet."""
         self.args = args
         self.config = config
         self.maxima = protocol.Limits(
             args.max_wall, args.max_cpu, args.max_memory_mb, args.max_output_bytes
         )
         self.selector = selectors.DefaultSelector()
-        self.pool = WorkerPool(self.selector, args, config, runtime)
+        decoder.attach(self.selector)
+        self.decoder = decoder
+        self.pool = WorkerPool(self.selector, args, config, runtime, decoder)
         self.startup_problems = problems
         self.protections: dict[str, dict[str, Any]] = {}
         self.refusal: str | None = "the self-test has not run yet"
@@ -109,6 +114,8 @@ class SandboxServer:
         while not done and time.monotonic() < give_up:
             self._tick(max_wait=0.5)
         response = done[0] if done else {}
+        if isinstance(response.get("values"), bytes):  # decoded off the loop: still JSON text
+            response["values"] = json.loads(response["values"])
         if job.status is not None and job.status.protections:
             self.protections = dict(job.status.protections)
         else:
@@ -188,6 +195,7 @@ class SandboxServer:
         """Answer jobs in flight ``interrupted``, kill every child and remove the socket."""
         self.stopping = True
         self.pool.shutdown()
+        self.decoder.stop()
         if self.listener is not None:
             self.listener.flush_all(timeout=2.0)
             self.listener.close()
@@ -311,12 +319,15 @@ def main(argv: list[str] | None = None) -> int:
             TEST_DISABLE_ENV,
             args.test_disable,
         )
+    # Forked before torch is imported and before any request: small, and holding nothing.
+    decoder = ResultDecoder()
+    decoder.start()
     runtime = warm_up_torch()
     config, problems = build_config(args)
     runtime = Runtime(
         torch=runtime.torch, numpy=runtime.numpy, job_sys_path=job_sys_path(config.readonly_paths)
     )
-    server = SandboxServer(args, config, runtime, problems)
+    server = SandboxServer(args, config, runtime, problems, decoder)
     server.pool.start()
     try:
         server.self_test()
