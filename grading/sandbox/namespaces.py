@@ -16,12 +16,18 @@ import os
 import socket
 from dataclasses import dataclass
 
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 #: What ``uname -n`` says inside the sandbox, instead of the host's name.
 JOB_HOSTNAME = "sandbox"
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+#: Top-level directories left as they are: /proc is replaced per child (see
+#: ``protections``), and the symlinks (bin, lib, ...) lead into /usr, which is covered.
+UNCOVERED = frozenset({"proc"})
 
 
 class ProtectionError(Exception):
@@ -59,6 +65,8 @@ class JobNamespaces:
     utsns: int = 0
     #: Why they could not be created; empty when they were.
     problem: str = "not created"
+    #: Why the host's files could not be covered (see ``cover_host_files``); empty if they were.
+    view_problem: str = "not covered"
 
 
 def enter_job_namespaces(host: dict[str, int]) -> JobNamespaces:
@@ -83,6 +91,60 @@ def enter_job_namespaces(host: dict[str, int]) -> JobNamespaces:
     except (ProtectionError, OSError) as exc:
         return JobNamespaces(problem=str(exc) or type(exc).__name__)
     return JobNamespaces(netns=netns, ipcns=ipcns, utsns=utsns, problem="")
+
+
+def cover_host_files(keep: tuple[str, ...]) -> str:
+    """Hide the host's files from jobs, but ``keep``; return a problem, or "" when done.
+
+    Landlock decides what a job may open, but not what it may ``stat`` or ``readlink``:
+    sizes, times and names of host files (the source tree, /etc/shadow, /tmp) would stay
+    visible. So the zygote, in a private mount namespace of its own that every child
+    copies, covers each top-level directory with an empty read-only tmpfs, and binds
+    back only what jobs read (the interpreter's libraries, /dev/null, the scratch root),
+    at the same paths. It does this once: a child pays nothing for it.
+    """
+    lib = libc()
+    try:
+        check_result(lib.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        flags = ctypes.c_ulong(MS_REC | MS_PRIVATE)
+        check_result(lib.mount(b"none", b"/", None, flags, None), "mount(/, MS_PRIVATE)")
+        for name in sorted(os.listdir("/")):
+            top = os.path.join("/", name)
+            if name in UNCOVERED or os.path.islink(top) or not os.path.isdir(top):
+                continue
+            _cover(lib, top, [path for path in keep if path == top or path.startswith(top + "/")])
+        os.chdir("/")
+    except (ProtectionError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+    return ""
+
+
+def _cover(lib: ctypes.CDLL, top: str, keep: list[str]) -> None:
+    # Descriptors of what to keep, opened before the tmpfs hides it.
+    kept = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
+    try:
+        secure = MS_NOSUID | MS_NODEV | MS_NOEXEC
+        check_result(
+            lib.mount(
+                b"tmpfs", top.encode(), b"tmpfs", ctypes.c_ulong(secure), b"size=1m,mode=0755"
+            ),
+            f"mount(tmpfs on {top})",
+        )
+        for path, fd in kept.items():
+            if path != top:
+                if os.path.isdir(f"/proc/self/fd/{fd}"):
+                    os.makedirs(path, 0o755, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+            source = f"/proc/self/fd/{fd}".encode()
+            flags = ctypes.c_ulong(MS_BIND | MS_REC)
+            check_result(lib.mount(source, path.encode(), None, flags, None), f"bind {path}")
+        flags = ctypes.c_ulong(MS_REMOUNT | MS_BIND | MS_RDONLY | secure)
+        check_result(lib.mount(None, top.encode(), None, flags, None), f"remount {top} read-only")
+    finally:
+        for fd in kept.values():
+            os.close(fd)
 
 
 class PidNamespaceForker:

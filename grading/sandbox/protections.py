@@ -75,6 +75,7 @@ PROTECTIONS = (
     "ipc_mount_namespace",
     "pid_uts_namespace",
     "scratch_tmpfs",
+    "filesystem_view",
     "rlimits",
     "identity",
     "no_new_privs",
@@ -116,6 +117,8 @@ class SandboxConfig:
     server_pid: int
     #: Inode numbers of the server's net, ipc, mnt, pid and uts namespaces.
     host_namespaces: dict[str, int]
+    #: Host paths a job must not even see exist (the source tree, /etc/shadow).
+    hidden_probes: tuple[str, ...] = ()
     #: The seccomp program, built once by the server, or why it could not be.
     seccomp_template: seccomp.FilterTemplate | None = None
     seccomp_problem: str = "not built"
@@ -339,6 +342,7 @@ class Hardening:
         self._step("scratch_tmpfs", lambda: self._mount_scratch(spec))
         if "scratch_tmpfs" in self.failed and self.config.insecure:
             self._insecure_scratch_fallback(spec)
+        self._step("filesystem_view", self._check_filesystem_view)
         self._step("rlimits", lambda: self._set_rlimits(spec))
         self._step("landlock", self._allow_scratch)
         # The child was forked at the zygote's low priority so that its set-up never
@@ -372,6 +376,25 @@ class Hardening:
             raise ProtectionError("scratch tmpfs is not a private 0700 mount owned by the job uid")
         self._scratch_fd = os.open(".", os.O_PATH | os.O_CLOEXEC)
         return f"fresh {size_mb} MiB tmpfs per job (nosuid,nodev,noexec), visible only to the job"
+
+    def _check_filesystem_view(self) -> str:
+        if self.job_namespaces.view_problem:
+            raise ProtectionError(f"host files not covered: {self.job_namespaces.view_problem}")
+        # A /proc of this child's own PID namespace: /proc/<pid> of host processes
+        # would otherwise stay visible to stat() even with Landlock denying their reads.
+        flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        check_result(self.libc.mount(b"proc", b"/proc", b"proc", flags, None), "mount(/proc)")
+        processes = [name for name in os.listdir("/proc") if name.isdigit()]
+        if processes != ["1"]:
+            raise ProtectionError(f"/proc lists processes {processes[:5]}, not only this one")
+        visible = [path for path in self.config.hidden_probes if os.path.lexists(path)]
+        if visible:
+            raise ProtectionError(f"host paths still visible: {', '.join(visible)}")
+        return (
+            "host directories covered by empty read-only tmpfs (only the interpreter's"
+            " libraries, /dev/null, /dev/urandom and the scratch root bound back);"
+            " /proc of the job's own PID namespace"
+        )
 
     def _insecure_scratch_fallback(self, spec: JobSpec) -> None:
         """Without the tmpfs (insecure mode only), use the slot directory itself."""

@@ -245,6 +245,11 @@ def build_config(args: argparse.Namespace) -> tuple[SandboxConfig, dict[str, str
         readwrite_files=("/dev/null",),
         server_pid=os.getpid(),
         host_namespaces=host_namespaces(),
+        hidden_probes=tuple(
+            path
+            for path in (os.path.join(os.getcwd(), "grading"), "/etc/shadow", "/etc/hostname")
+            if os.path.lexists(path)
+        ),
         seccomp_template=template,
         seccomp_problem=seccomp_problem,
         insecure=args.insecure_development_only,

@@ -9,6 +9,7 @@ falls back to something safe.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import traceback
@@ -245,6 +246,7 @@ def classify_exception(exc: BaseException) -> str | None:
             text = ""
         if any(marker in text for marker in _ALLOCATION_FAILURES):
             return "memory"
-    if isinstance(exc, PermissionError):
+    # EROFS: a write below a directory covered to hide the host's files.
+    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
         return "forbidden"
     return None

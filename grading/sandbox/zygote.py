@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import json
 import os
@@ -34,7 +35,7 @@ import socket
 import sys
 from typing import NoReturn
 
-from .namespaces import PidNamespaceForker, enter_job_namespaces
+from .namespaces import PidNamespaceForker, cover_host_files, enter_job_namespaces
 from .protections import SandboxConfig
 from .runner import worker_main
 from .values import Runtime
@@ -110,6 +111,10 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
     # Empty network and IPC namespaces for all children (see .protections); a
     # failure here makes every child's namespace checks fail.
     job_namespaces = enter_job_namespaces(config.host_namespaces)
+    view_problem = cover_host_files(
+        (*config.readonly_paths, *config.readwrite_files, config.scratch_root)
+    )
+    job_namespaces = dataclasses.replace(job_namespaces, view_problem=view_problem)
     forker = PidNamespaceForker()
     # A child is pid 1 of its own PID namespace and cannot see its parent's pid there;
     # it watches this descriptor to know whether the zygote is still alive.

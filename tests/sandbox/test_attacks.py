@@ -89,8 +89,10 @@ def test_reading_secrets_and_project_files_is_forbidden(client: SandboxClient) -
         "/etc/hostname",
         "/proc/1/environ",
     ):
-        response = run(client, f"print(open({path!r}).read())\n", "forbidden")
-        assert response["exception"]["type"] == "PermissionError", (path, response)
+        # Landlock denies the read, and most of these do not even exist in a job's view.
+        response = client.run(f"print(open({path!r}).read())\n", job_id="secrets")
+        assert response["verdict"] in ("forbidden", "error"), response
+        assert response["exception"]["type"] in ("PermissionError", "FileNotFoundError")
         assert response["stdout"] == ""
     for path in ("/", str(REPO_ROOT), "/etc", "/tmp", "/proc"):
         run(client, f"import os\nprint(os.listdir({path!r}))\n", "forbidden")
@@ -114,7 +116,11 @@ def test_writing_outside_scratch_is_forbidden(client: SandboxClient) -> None:
         "/var/tmp/sandbox-escape",
     ]
     for target in targets:
-        run(client, f"open({target!r}, 'w').write('x')\n", "forbidden")
+        response = client.run(f"open({target!r}, 'w').write('x')\n", job_id="escape")
+        # Denied by Landlock, on a read-only cover of the host's directory, or (/dev/shm,
+        # /var/tmp) in a directory that does not even exist in the job's view.
+        assert response["verdict"] in ("forbidden", "error"), response
+        assert response["exception"]["type"] in ("PermissionError", "OSError", "FileNotFoundError")
         assert not os.path.exists(target)
     response = run(
         client, "open('inside.txt', 'w').write('ok')\nprint(open('inside.txt').read())\n", "ok"

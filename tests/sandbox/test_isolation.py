@@ -14,7 +14,7 @@ import pytest
 
 from grading.sandbox.client import SandboxClient, SandboxUnavailable
 
-from .conftest import CANARY, UID_SHIFT, SandboxServer, start_server
+from .conftest import CANARY, REPO_ROOT, UID_SHIFT, SandboxServer, start_server
 from .test_jobs import assert_still_serving, run
 
 #: The uid range of the shared test server (see conftest.sandbox).
@@ -278,3 +278,37 @@ def test_server_environment_is_nowhere_in_a_jobs_memory(client: SandboxClient) -
     assert int(size) > 4096 and has_argv == "True"  # the scan did reach argv
     assert (has_name, has_value) == ("False", "False")
     assert found == {b"heap-marker-f00d"}  # the outside scan works, and finds no canary
+
+
+# --------------------------------------------------------------------------- host files
+
+
+def test_host_files_cannot_even_be_stat(client: SandboxClient, sandbox: SandboxServer) -> None:
+    hidden = [
+        f"{REPO_ROOT}/grading/sandbox/server.py",
+        f"{REPO_ROOT}/pyproject.toml",
+        "/etc/shadow",
+        "/etc/passwd",
+        "/root/.bashrc",
+        str(sandbox.log_path),  # the server's log, in /tmp
+        "/dev/shm",
+        f"/run/grading-sandbox-uid-{JOB_UIDS[0]}.lock",  # the server's uid-range lock
+        f"/proc/{sandbox.pid}",
+        f"/proc/{os.getpid()}/exe",
+        "/sys/kernel",
+    ]
+    code = (
+        "import os\n"
+        f"for path in {hidden!r}:\n"
+        "    for probe in (os.stat, os.lstat, os.readlink):\n"
+        "        try:\n            probe(path)\n"
+        "            print('VISIBLE', probe.__name__, path)\n"
+        "        except OSError as exc:\n"
+        "            assert exc.errno in (2, 22), (path, exc)\n"  # ENOENT (EINVAL: no link)
+        "print(os.path.exists(os.__file__), os.path.exists('/etc/ld.so.cache'))\n"
+    )
+    response = run(client, code, "ok")
+    # What stays visible is what jobs read anyway: the interpreter's libraries and
+    # site-packages, /etc/ld.so.cache, /dev/null and /dev/urandom, the scratch root.
+    assert response["stdout"] == "True True\n", response["stdout"]
+    assert all(os.path.exists(path) for path in hidden[:6])  # they do exist on the host
