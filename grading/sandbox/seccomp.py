@@ -133,6 +133,9 @@ DENIED = (
     # flushing every file system on the host (a timing channel and a slow-down for all)
     "sync",
     "syncfs",
+    # host-wide figures no namespace hides: the number of processes (a census), free
+    # memory and load (a channel a job modulates by allocating, for a sibling to read)
+    "sysinfo",
     # signals by thread id (glibc's raise/pthread_kill use tgkill)
     "tkill",
     # file-backed memory outside RLIMIT_AS (each memfd up to RLIMIT_FSIZE)
@@ -368,6 +371,7 @@ def check_denials(libc: ctypes.CDLL, arch: Arch, job_pid: int) -> str:
         "flock": (0, 1 | 4),  # LOCK_SH | LOCK_NB on /dev/null
         "sync": (),
         "syncfs": (0,),
+        "sysinfo": (None,),
         **{f"fcntl {command}": (0, command, None) for command in FCNTL_DENIED},
         "kill SIGKILL": (job_pid, SIGKILL),
     }
@@ -384,6 +388,7 @@ def check_denials(libc: ctypes.CDLL, arch: Arch, job_pid: int) -> str:
     if libc.syscall(ctypes.c_long(arch.numbers["fcntl"]), ctypes.c_long(0), ctypes.c_long(1)) < 0:
         raise SeccompError(ctypes.get_errno(), "fcntl(F_GETFD) is denied; it must not be")
     return (
-        "inotify, fanotify, flock, fcntl record locks/leases/F_NOTIFY, sync and syncfs"
+        "inotify, fanotify, flock, fcntl record locks/leases/F_NOTIFY, sync, syncfs and"
+        " sysinfo"
         " -> EPERM (each probed); a job may not send itself SIGKILL or SIGSTOP"
     )

@@ -139,6 +139,7 @@ X86_64 = Arch(
         "fcntl": 72,
         "sync": 162,
         "syncfs": 306,
+        "sysinfo": 99,
     },
 )
 
@@ -249,5 +250,6 @@ AARCH64 = Arch(
         "fcntl": 25,
         "sync": 81,
         "syncfs": 267,
+        "sysinfo": 179,
     },
 )

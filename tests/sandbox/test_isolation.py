@@ -216,13 +216,16 @@ def test_file_locks_are_no_channel_between_concurrent_jobs(client: SandboxClient
     assert_still_serving(client)
 
 
-def test_sync_and_syncfs_are_denied(client: SandboxClient) -> None:
+def test_sync_syncfs_and_sysinfo_are_denied(client: SandboxClient) -> None:
     code = (
         "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
         "print(libc.syscall(162), ctypes.get_errno())\n"  # sync
         "print(libc.syncfs(0), ctypes.get_errno())\n"
+        # sysinfo: the host's process count, free memory and load
+        "print(libc.sysinfo(ctypes.create_string_buffer(256)), ctypes.get_errno())\n"
+        "import os, torch\nprint(os.cpu_count() >= 1, torch.ones(3).sum().item())\n"
     )
-    assert run(client, code, "ok")["stdout"] == "-1 1\n-1 1\n"
+    assert run(client, code, "ok")["stdout"] == "-1 1\n-1 1\n-1 1\nTrue 3.0\n"
 
 
 # --------------------------------------------------------------------------- environment
