@@ -325,6 +325,9 @@ class Hardening(IsolationSteps):
                 resource.RLIMIT_AS: (address_space, address_space),
             }
         )
+        if self._arch is not None:
+            # So that the kernel's SIGKILL at the CPU limit always means the job's budget.
+            seccomp.lock_cpu_limit(self.libc, self._arch)
 
     def _allow_scratch(self) -> None:
         if self._ruleset is None:

@@ -5,8 +5,9 @@ syscalls (mmap, futex, clone for threads, getrandom, ...), while what a job must
 never do is a short, stable list: create sockets, use System V IPC or POSIX
 message queues (the jobs share one IPC namespace), execute programs, create
 processes or namespaces, inspect or signal other processes, mount, load kernel
-code, or reach kernel interfaces with a history of exploits (bpf, io_uring,
-userfaultfd, perf_event_open, keyctl).
+code, reach kernel interfaces with a history of exploits (bpf, io_uring,
+userfaultfd, perf_event_open, keyctl), or observe the host and concurrent jobs
+(inotify, fanotify, file locks and leases, sync, sysinfo, page-cache probes).
 
 Denied calls fail with EPERM, so the job sees an ordinary PermissionError, except
 ``clone3`` which fails with ENOSYS: glibc then falls back to ``clone``, whose
@@ -136,6 +137,11 @@ DENIED = (
     # host-wide figures no namespace hides: the number of processes (a census), free
     # memory and load (a channel a job modulates by allocating, for a sibling to read)
     "sysinfo",
+    # page-cache residency of files every job can read (libraries, site-packages):
+    # RWF_NOWAIT reads and cachestat would let one job see which pages another touched
+    "preadv2",
+    "pwritev2",
+    "cachestat",
     # signals by thread id (glibc's raise/pthread_kill use tgkill)
     "tkill",
     # file-backed memory outside RLIMIT_AS (each memfd up to RLIMIT_FSIZE)
@@ -372,6 +378,8 @@ def check_denials(libc: ctypes.CDLL, arch: Arch, job_pid: int) -> str:
         "sync": (),
         "syncfs": (0,),
         "sysinfo": (None,),
+        "preadv2": (-1, None, 0, 0, 0, 0),
+        "cachestat": (-1, None, None, 0),
         **{f"fcntl {command}": (0, command, None) for command in FCNTL_DENIED},
         "kill SIGKILL": (job_pid, SIGKILL),
     }
@@ -388,7 +396,56 @@ def check_denials(libc: ctypes.CDLL, arch: Arch, job_pid: int) -> str:
     if libc.syscall(ctypes.c_long(arch.numbers["fcntl"]), ctypes.c_long(0), ctypes.c_long(1)) < 0:
         raise SeccompError(ctypes.get_errno(), "fcntl(F_GETFD) is denied; it must not be")
     return (
-        "inotify, fanotify, flock, fcntl record locks/leases/F_NOTIFY, sync, syncfs and"
-        " sysinfo"
+        "inotify, fanotify, flock, fcntl record locks/leases/F_NOTIFY, sync, syncfs,"
+        " sysinfo, preadv2/pwritev2 and cachestat"
         " -> EPERM (each probed); a job may not send itself SIGKILL or SIGSTOP"
     )
+
+
+RLIMIT_CPU = 0
+
+
+def build_cpu_limit_lock(arch: Arch) -> bytes:
+    """Build a second filter, installed once a job's limits are set: no new CPU-time limit.
+
+    A job that lowered its own CPU-time limit would be killed by the kernel's SIGKILL
+    before its CPU time reached its budget, which looks like a kill from outside
+    (``interrupted``, retried for free). Reading the limit stays allowed.
+    """
+    eperm, allow = SECCOMP_RET_ERRNO | errno.EPERM, SECCOMP_RET_ALLOW
+    new_limit_lo, new_limit_hi = _OFF_ARG0_LO + 16, _OFF_ARG0_LO + 20
+    program = [
+        _insn(_LD_W_ABS, _OFF_ARCH),  # 0
+        _insn(_JEQ_K, arch.audit_arch, jt=1),  # 1
+        _insn(_RET_K, SECCOMP_RET_KILL_PROCESS),  # 2
+        _insn(_LD_W_ABS, _OFF_NR),  # 3
+        _insn(_JEQ_K, arch.numbers["setrlimit"], jf=2),  # 4: else 7
+        _insn(_LD_W_ABS, _OFF_ARG0_LO),  # 5: resource
+        _insn(_JEQ_K, RLIMIT_CPU, jt=5, jf=9),  # 6: 12 (deny) or 16 (allow)
+        _insn(_JEQ_K, arch.numbers["prlimit64"], jf=8),  # 7: else 16
+        _insn(_LD_W_ABS, _OFF_ARG1_LO),  # 8: resource
+        _insn(_JEQ_K, RLIMIT_CPU, jf=6),  # 9: else 16
+        _insn(_LD_W_ABS, new_limit_lo),  # 10: a new limit (a pointer) or NULL
+        _insn(_JEQ_K, 0, jt=1),  # 11: low word 0: check the high word at 13
+        _insn(_RET_K, eperm),  # 12
+        _insn(_LD_W_ABS, new_limit_hi),  # 13
+        _insn(_JEQ_K, 0, jt=1),  # 14: NULL: only reading, 16
+        _insn(_RET_K, eperm),  # 15
+        _insn(_RET_K, allow),  # 16
+    ]
+    return b"".join(program)
+
+
+def lock_cpu_limit(libc: ctypes.CDLL, arch: Arch) -> None:
+    """Install :func:`build_cpu_limit_lock` and check that it holds."""
+    program = build_cpu_limit_lock(arch)
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    _prctl(libc, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    limit = (ctypes.c_ulong * 2)()
+    number = ctypes.c_long(arch.numbers["prlimit64"])
+    pid, cpu = ctypes.c_long(0), ctypes.c_long(RLIMIT_CPU)
+    if libc.syscall(number, pid, cpu, None, ctypes.byref(limit)) != 0:
+        raise SeccompError(ctypes.get_errno(), "reading the CPU-time limit fails")
+    if libc.syscall(number, pid, cpu, ctypes.byref(limit), None) == 0:
+        raise SeccompError(errno.EPERM, "the CPU-time limit can still be changed")

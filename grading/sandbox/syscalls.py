@@ -140,6 +140,11 @@ X86_64 = Arch(
         "sync": 162,
         "syncfs": 306,
         "sysinfo": 99,
+        "setrlimit": 160,
+        "prlimit64": 302,
+        "preadv2": 327,
+        "pwritev2": 328,
+        "cachestat": 451,
     },
 )
 
@@ -251,5 +256,10 @@ AARCH64 = Arch(
         "sync": 81,
         "syncfs": 267,
         "sysinfo": 179,
+        "setrlimit": 164,
+        "prlimit64": 261,
+        "preadv2": 286,
+        "pwritev2": 287,
+        "cachestat": 451,
     },
 )

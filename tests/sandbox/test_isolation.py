@@ -99,6 +99,21 @@ def test_a_job_killed_from_outside_is_interrupted(client: SandboxClient) -> None
             "    os.kill(0, s)\nprint('still alive')\n",
             "ok",
         ),
+        # A CPU-time limit of its own would bring the kernel's SIGKILL before the budget.
+        (
+            # (EPERM, which Python reports as "not allowed to raise maximum limit")
+            "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1, 1))\n"
+            "while True:\n    pass\n",
+            "error",
+        ),
+        (
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "limit = (ctypes.c_ulong * 2)(1, 1)\n"
+            "assert libc.syscall(160, 0, ctypes.byref(limit)) == -1\n"  # raw setrlimit
+            "import resource\nassert resource.getrlimit(resource.RLIMIT_CPU) == (5, 6)\n"
+            "raise PermissionError(ctypes.get_errno())\n",
+            "forbidden",
+        ),
         ("import os\nos.abort()\n", "error"),
         ("import ctypes\nctypes.string_at(0)\n", "error"),
     ],
@@ -176,6 +191,20 @@ def test_inotify_and_fanotify_are_denied(client: SandboxClient, tmp_path: Path) 
     )
     response = run(client, code, "ok")
     assert response["stdout"] == "-1 1\n" * 4  # EPERM from seccomp
+
+
+def test_page_cache_probes_are_denied(client: SandboxClient) -> None:
+    # Which pages of a shared library are cached says which pages another job touched.
+    code = (
+        "import ctypes, os, torch\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "fd = os.open(torch.__file__, os.O_RDONLY)\n"
+        "try:\n    os.preadv(fd, [bytearray(4096)], 0, os.RWF_NOWAIT)\n"
+        "except OSError as exc:\n    print('preadv2', exc.errno)\n"
+        "print('cachestat', libc.syscall(451, fd, None, None, 0), ctypes.get_errno())\n"
+        "print(len(os.pread(fd, 4096, 0)))\n"  # reading itself still works
+    )
+    response = run(client, code, "ok")
+    assert response["stdout"] == "preadv2 1\ncachestat -1 1\n4096\n"
 
 
 LOCKS = (
