@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 from . import protocol
 from .results import ChildResult, ResultError, parse_child_result
 from .seccomp import set_no_new_privs
+from .transport import receive_some
 
 log = logging.getLogger("grading.sandbox")
 
@@ -124,12 +125,9 @@ class ResultDecoder:
             self._flush()
         if not mask & selectors.EVENT_READ or self.sock is None:
             return
-        try:
-            data = self.sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
+        data = receive_some(self.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._fail_all()
             return

@@ -69,12 +69,9 @@ class IsolationSteps:
         return "started from an empty environment: no variable of the server's caller in memory"
 
     def _check_pid_uts_ns(self) -> str:
-        if self.job_namespaces.problem:
-            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
+        self._check_shared_namespace("uts", self.job_namespaces.utsns, "UTS")
         if os.getpid() != 1 or ns_inode("pid") == self.config.host_namespaces["pid"]:
             raise ProtectionError("not the init process of a PID namespace of its own")
-        if ns_inode("uts") != self.job_namespaces.utsns:
-            raise ProtectionError("not in the UTS namespace the zygote created for jobs")
         if os.uname().nodename != JOB_HOSTNAME:
             raise ProtectionError(f"host name is {os.uname().nodename!r}, not {JOB_HOSTNAME!r}")
         return (
@@ -82,25 +79,23 @@ class IsolationSteps:
             f" itself are ignored unless handled); host name {JOB_HOSTNAME!r}"
         )
 
-    def _check_job_netns(self) -> str:
+    def _check_shared_namespace(self, kind: str, expected: int, label: str) -> None:
+        """Raise unless this process is in the zygote's namespace ``kind`` for jobs."""
         if self.job_namespaces.problem:
             raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = ns_inode("net")
-        if inode == self.config.host_namespaces["net"]:
-            raise ProtectionError("in the server's network namespace")
-        if inode != self.job_namespaces.netns:
-            raise ProtectionError("not in the network namespace the zygote created for jobs")
+        inode = ns_inode(kind)
+        if inode == self.config.host_namespaces[kind]:
+            raise ProtectionError(f"in the server's {label} namespace")
+        if inode != expected:
+            raise ProtectionError(f"not in the {label} namespace the zygote created for jobs")
+
+    def _check_job_netns(self) -> str:
+        self._check_shared_namespace("net", self.job_namespaces.netns, "network")
         check_netns_empty()
         return "empty network namespace shared by jobs; loopback down, no interfaces"
 
     def _ipc_new_mount_ns(self) -> str:
-        if self.job_namespaces.problem:
-            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = ns_inode("ipc")
-        if inode == self.config.host_namespaces["ipc"]:
-            raise ProtectionError("in the server's IPC namespace")
-        if inode != self.job_namespaces.ipcns:
-            raise ProtectionError("not in the IPC namespace the zygote created for jobs")
+        self._check_shared_namespace("ipc", self.job_namespaces.ipcns, "IPC")
         check_ipcns_empty()
         check_result(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         if ns_inode("mnt") == self.config.host_namespaces["mnt"]:

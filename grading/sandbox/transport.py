@@ -25,6 +25,16 @@ from . import protocol
 log = logging.getLogger("grading.sandbox")
 
 
+def receive_some(sock: socket.socket) -> bytes | None:
+    """Read what a non-blocking socket holds: None if nothing yet, b"" once it is closed."""
+    try:
+        return sock.recv(1 << 20)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 @dataclass(eq=False)
 class Connection:
     """A client connection."""
@@ -110,12 +120,9 @@ class Listener:
             self._flush(conn)
         if not mask & selectors.EVENT_READ or conn.closed:
             return
-        try:
-            data = conn.sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
+        data = receive_some(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.close_connection(conn)
             return
