@@ -258,6 +258,18 @@ def test_sync_syncfs_and_sysinfo_are_denied(client: SandboxClient) -> None:
 # --------------------------------------------------------------------------- environment
 
 
+def test_server_reexecuted_itself_without_environment_or_secrets_in_argv(
+    sandbox: SandboxServer,
+) -> None:
+    # Started with the canary in its environment (see conftest.start_server): the running
+    # image has none, and its argv holds only the command line's paths and numbers.
+    assert Path(f"/proc/{sandbox.pid}/environ").read_bytes() == b""
+    argv = Path(f"/proc/{sandbox.pid}/cmdline").read_bytes().split(b"\0")
+    assert argv[1:3] == [b"-m", b"grading.sandbox.server"]
+    assert CANARY[0].encode() not in b" ".join(argv) and CANARY[1].encode() not in b" ".join(argv)
+    assert b"--socket" in argv and b"--insecure-development-only" not in argv
+
+
 def test_server_environment_is_nowhere_in_a_jobs_memory(client: SandboxClient) -> None:
     # The job scans its own initial stack (where the kernel put argv and the environment),
     # probing pages through write(2) to a pipe, which fails with EFAULT instead of crashing.
