@@ -53,9 +53,15 @@ def _timed(call: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _small_job_latencies(client: SandboxClient, count: int) -> tuple[list[float], list[float]]:
+def _small_job_latencies(
+    client: SandboxClient, count: int, until: Callable[[], bool] = lambda: True
+) -> tuple[list[float], list[float]]:
+    """Time ``count`` small jobs and pings, and more while ``until()`` is false (up to 60 s)."""
     jobs, pings = [], []
-    for index in range(count):
+    give_up = time.monotonic() + 60
+    index = 0
+    while index < count or (not until() and time.monotonic() < give_up):
+        index += 1
 
         def small(index: int = index) -> None:
             assert client.run(HELLO, job_id=f"small-{index}")["stdout"] == HELLO_OUT
@@ -66,9 +72,13 @@ def _small_job_latencies(client: SandboxClient, count: int) -> tuple[list[float]
     return sorted(jobs), sorted(pings)
 
 
+def _p95(timings: list[float]) -> float:
+    return timings[int(len(timings) * 0.95) - 1]
+
+
 def _summary(timings: list[float]) -> str:
-    p95 = timings[int(len(timings) * 0.95) - 1]
-    return f"p50 {statistics.median(timings):.1f} p95 {p95:.1f} max {timings[-1]:.1f} ms"
+    median, p95, worst = statistics.median(timings), _p95(timings), timings[-1]
+    return f"p50 {median:.1f} p95 {p95:.1f} max {worst:.1f} ms"
 
 
 def test_maximal_results_do_not_delay_other_jobs(client: SandboxClient) -> None:
@@ -97,7 +107,8 @@ def test_maximal_results_do_not_delay_other_jobs(client: SandboxClient) -> None:
     flooder.start()
     try:
         time.sleep(0.5)
-        busy_jobs, busy_pings = _small_job_latencies(client, 60)
+        # On a loaded machine a maximal job takes a while: keep timing until 3 arrived.
+        busy_jobs, busy_pings = _small_job_latencies(client, 60, until=lambda: len(floods) >= 3)
     finally:
         stop.set()
         flooder.join(60)
@@ -108,10 +119,9 @@ def test_maximal_results_do_not_delay_other_jobs(client: SandboxClient) -> None:
         f" {_summary(busy_pings)}"
     )
     assert len(floods) >= 3 and min(floods) > 3_800_000
-    p95 = int(len(busy_jobs) * 0.95) - 1
     # The issue's bound: a maximal result delays other jobs by no more than 100 ms. The
     # small jobs share two cores with the maximal ones (whose children convert and
     # encode 3.7 MB each), so compare the 95th percentiles rather than the worst case.
-    assert busy_jobs[p95] - quiet_jobs[p95] < 100
+    assert _p95(busy_jobs) - _p95(quiet_jobs) < 100
     # The loop itself answers a ping promptly even while it forwards maximal results.
-    assert busy_pings[p95] < 100
+    assert _p95(busy_pings) < 100
