@@ -138,6 +138,7 @@ class Hardening(IsolationSteps):
         self._ruleset: landlock.Ruleset | None = None
         self._bpf: bytes | None = None
         self._arch: seccomp.Arch | None = None
+        self._cpu_limit_lock: seccomp.CpuLimitLock | None = None
         self._scratch_fd = -1
         self._vm_base = 0
 
@@ -280,6 +281,8 @@ class Hardening(IsolationSteps):
         self._step("landlock", self._enforce_landlock)
         self._step("seccomp", self._install_seccomp)
         self._step("host_observation", self._check_host_observation)
+        if self._arch is not None and "seccomp" not in self.failed:
+            self._cpu_limit_lock = seccomp.CpuLimitLock(self.libc, self._arch)
         if self._scratch_fd >= 0:
             os.close(self._scratch_fd)
             self._scratch_fd = -1
@@ -325,9 +328,9 @@ class Hardening(IsolationSteps):
                 resource.RLIMIT_AS: (address_space, address_space),
             }
         )
-        if self._arch is not None:
+        if self._cpu_limit_lock is not None:
             # So that the kernel's SIGKILL at the CPU limit always means the job's budget.
-            seccomp.lock_cpu_limit(self.libc, self._arch)
+            self._cpu_limit_lock.install()
 
     def _allow_scratch(self) -> None:
         if self._ruleset is None:

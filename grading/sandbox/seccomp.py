@@ -436,16 +436,33 @@ def build_cpu_limit_lock(arch: Arch) -> bytes:
     return b"".join(program)
 
 
-def lock_cpu_limit(libc: ctypes.CDLL, arch: Arch) -> None:
-    """Install :func:`build_cpu_limit_lock` and check that it holds."""
-    program = build_cpu_limit_lock(arch)
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    _prctl(libc, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
-    limit = (ctypes.c_ulong * 2)()
-    number = ctypes.c_long(arch.numbers["prlimit64"])
-    pid, cpu = ctypes.c_long(0), ctypes.c_long(RLIMIT_CPU)
-    if libc.syscall(number, pid, cpu, None, ctypes.byref(limit)) != 0:
-        raise SeccompError(ctypes.get_errno(), "reading the CPU-time limit fails")
-    if libc.syscall(number, pid, cpu, ctypes.byref(limit), None) == 0:
-        raise SeccompError(errno.EPERM, "the CPU-time limit can still be changed")
+class CpuLimitLock:
+    """:func:`build_cpu_limit_lock`, prepared while the child waits and installed on arrival.
+
+    Everything but the ``prctl`` and its check is done beforehand: built on the job's
+    critical path, the first installation took about 0.4 ms, the ``prctl`` alone 25 us.
+    """
+
+    def __init__(self, libc: ctypes.CDLL, arch: Arch) -> None:
+        """Build the program and the arguments of every call :meth:`install` makes."""
+        self._libc = libc
+        program = build_cpu_limit_lock(arch)
+        self._buffer = ctypes.create_string_buffer(program, len(program))
+        self._fprog = _SockFprog(len(program) // 8, ctypes.addressof(self._buffer))
+        self._limit = (ctypes.c_ulong * 2)()
+        self._prlimit = ctypes.c_long(arch.numbers["prlimit64"])
+        self._pid, self._cpu = ctypes.c_long(0), ctypes.c_long(RLIMIT_CPU)
+        self._read_limit()  # resolves the libc symbols now, not on the job's time
+
+    def _read_limit(self) -> int:
+        args = (self._pid, self._cpu, None, ctypes.byref(self._limit))
+        return int(self._libc.syscall(self._prlimit, *args))
+
+    def install(self) -> None:
+        """Install the filter, then check that the limit reads but no longer changes."""
+        _prctl(self._libc, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(self._fprog))
+        if self._read_limit() != 0:
+            raise SeccompError(ctypes.get_errno(), "reading the CPU-time limit fails")
+        args = (self._pid, self._cpu, ctypes.byref(self._limit), None)
+        if self._libc.syscall(self._prlimit, *args) == 0:
+            raise SeccompError(errno.EPERM, "the CPU-time limit can still be changed")
