@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import socket
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ CLONE_NEWNET = 0x40000000
 JOB_HOSTNAME = "sandbox"
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+MNT_DETACH = 2
 #: Top-level directories left as they are: /proc is replaced per child (see
 #: ``protections``), and the symlinks (bin, lib, ...) lead into /usr, which is covered.
 UNCOVERED = frozenset({"proc"})
@@ -119,7 +121,24 @@ def cover_host_files(keep: tuple[str, ...]) -> str:
     return ""
 
 
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    # Octal escapes of space, tab, newline and backslash.
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), p) for p in points]
+
+
+def _detach_beneath(lib: ctypes.CDLL, top: str, keep: list[str]) -> None:
+    """Detach the mounts beneath ``top`` that hold nothing kept: hidden by the cover anyway,
+    they would only be copied into, and torn down with, every child's mount namespace."""
+    beneath = {point for point in _mount_points() if point.startswith(top + "/")}
+    for point in sorted(beneath, key=len, reverse=True):
+        if not any(path == point or path.startswith(point + "/") for path in keep):
+            check_result(lib.umount2(point.encode(), MNT_DETACH), f"umount {point}")
+
+
 def _cover(lib: ctypes.CDLL, top: str, keep: list[str]) -> None:
+    _detach_beneath(lib, top, keep)
     # Descriptors of what to keep, opened before the tmpfs hides it.
     kept = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
     try:
