@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import protocol
+from .decoding import INLINE_RESULT_BYTES, Decoded, DecoderStopped, ResultDecoder
 from .protections import SandboxConfig
 from .results import (
     MAX_RESULT_BYTES,
@@ -80,6 +81,12 @@ class Job:
     control: memoryview | None = None
     kill_reason: str | None = None
     finished: bool = False
+    #: A large result is being decoded off the loop (see :mod:`.decoding`).
+    decoding: bool = False
+    decoded: ChildResult | None = None
+    decode_error: str | None = None
+    #: The child's wait status and CPU time, once reaped while its result was decoded.
+    exit_info: tuple[int, float] | None = None
 
 
 class JobHandling:
@@ -89,18 +96,22 @@ class JobHandling:
     config: SandboxConfig
     torch_version: str
     running: set[Job]
+    decoder: ResultDecoder
 
     def check_deadlines(self) -> None:
-        """Kill jobs past their wall-clock limit."""
+        """Kill jobs past their wall-clock limit (not while their finished result is decoded)."""
         now = time.monotonic()
         for job in list(self.running):
-            if now >= job.deadline and job.kill_reason is None and not job.finished:
+            expired = now >= job.deadline and job.kill_reason is None
+            if expired and not job.finished and not job.decoding:
                 self.kill(job, "wall")
 
     def next_deadline(self) -> float | None:
         """Return when the next running job reaches its wall-clock limit."""
         live = [
-            job.deadline for job in self.running if job.kill_reason is None and not job.finished
+            job.deadline
+            for job in self.running
+            if job.kill_reason is None and not job.finished and not job.decoding
         ]
         return min(live) if live else None
 
@@ -180,14 +191,60 @@ class JobHandling:
             self.finish(job, Outcome("error", message, sandbox_error=message), cpu_ms=0.0)
             self.kill(job, "refused")
 
+    def needs_decoding(self, job: Job) -> bool:
+        """Say whether a job's result is too large to parse inside the loop and not decoded yet."""
+        return (
+            job.kill_reason is None
+            and job.status is not None
+            and job.status.state == "hardened"
+            and not job.decoding
+            and job.decoded is None
+            and job.decode_error is None
+            and len(job.result) > INLINE_RESULT_BYTES
+        )
+
+    def start_decoding(self, job: Job) -> None:
+        """Hand a large result to the decoder process; the job completes when it answers."""
+        job.decoding = True
+        self.decoder.decode(job.result, job.request.capture, lambda got: self._decoded(job, got))
+        job.result = bytearray()  # the decoder has its copy
+
+    def _decoded(self, job: Job, decoded: Decoded) -> None:
+        job.decoding = False
+        if job.finished:
+            return
+        if isinstance(decoded, DecoderStopped):
+            text = str(decoded)
+            self.finish(job, Outcome("interrupted", text, sandbox_error=text), cpu_ms=0.0)
+            return
+        if isinstance(decoded, ResultError):
+            job.decode_error = str(decoded)
+        else:
+            job.decoded = decoded
+        if job.exit_info is not None:
+            status, cpu_ms = job.exit_info
+            self.complete(job, exit_status=status, cpu_ms=cpu_ms, result=job.decoded)
+        elif job.decoded is not None:
+            self._complete_reported(job, job.decoded)
+        # else: an invalid result; the child's exit decides, which the zygote reports soon
+
     def _complete_at_eof(self, job: Job) -> None:
         """All pipes closed: answer now if the result is valid, without waiting for the exit."""
         if job.status is None or job.status.state != "hardened":
             return  # the exit status decides; the zygote reports it shortly
+        if self.needs_decoding(job):
+            self.start_decoding(job)
+            return
+        if job.decoding:
+            return
         try:
             result = parse_child_result(bytes(job.result), job.request.capture)
         except ResultError:
             return
+        self._complete_reported(job, result)
+
+    def _complete_reported(self, job: Job, result: ChildResult) -> None:
+        """Answer with a valid result the child reported before it was reaped."""
         worker = job.worker
         assert worker is not None
         # The kernel's own account bounds what a lying child could claim.
@@ -205,10 +262,12 @@ class JobHandling:
             outcome = Outcome("error", f"the job was abandoned ({job.kill_reason})")
         elif job.status is None and job.kill_reason is None:
             text = f"the sandbox child failed before running the job ({describe_exit(exit_status)})"
-            outcome = Outcome("error", text, sandbox_error=text)
+            # Killed before it even said it was locked down: the job's code never ran.
+            signaled = exit_status is not None and os.WIFSIGNALED(exit_status)
+            outcome = Outcome("interrupted" if signaled else "error", text, sandbox_error=text)
         else:
-            result_error = None
-            if result is None and job.kill_reason is None:
+            result_error = job.decode_error
+            if result is None and job.kill_reason is None and result_error is None:
                 try:
                     result = parse_child_result(bytes(job.result), job.request.capture)
                 except ResultError as exc:

@@ -20,8 +20,10 @@ import socket
 import time
 
 from . import protocol
+from .decoding import ResultDecoder
 from .jobs import Job, JobHandling, Worker, sched_runtime_ns
 from .protections import SandboxConfig
+from .results import Outcome
 from .values import Runtime
 from .zygote import zygote_main
 
@@ -37,9 +39,11 @@ class WorkerPool(JobHandling):
         args: argparse.Namespace,
         config: SandboxConfig,
         runtime: Runtime,
+        decoder: ResultDecoder,
     ) -> None:
         """Set up an empty pool; :meth:`start` forks the zygote."""
         self.selector = selector
+        self.decoder = decoder
         self.args = args
         self.config = config
         self.runtime = runtime
@@ -85,7 +89,13 @@ class WorkerPool(JobHandling):
         return len(self.running)
 
     def shutdown(self) -> None:
-        """Kill every child and stop the zygote."""
+        """Answer unfinished jobs ``interrupted``, kill every child and stop the zygote."""
+        outcome = Outcome("interrupted", "the sandbox server is shutting down; run the job again")
+        for job in [*self.waiting, *self.running]:
+            if not job.finished:
+                job.kill_reason = job.kill_reason or "shutdown"
+                self.finish(job, outcome, cpu_ms=0.0)
+        self.waiting.clear()
         for worker in [*self.by_pid.values()]:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(worker.pidfd, signal.SIGKILL)
@@ -178,10 +188,13 @@ class WorkerPool(JobHandling):
             self.idle_deaths = 0
             if not job.finished:
                 self.drain(job)
-            if not job.finished:
-                self.complete(
-                    job, exit_status=status, cpu_ms=max(0.0, cpu_ms - job.sched_base_ns / 1e6)
-                )
+            job_cpu_ms = max(0.0, cpu_ms - job.sched_base_ns / 1e6)
+            if not job.finished and self.needs_decoding(job):
+                self.start_decoding(job)
+            if job.decoding:
+                job.exit_info = (status, job_cpu_ms)  # the decoder's answer completes it
+            elif not job.finished:
+                self.complete(job, exit_status=status, cpu_ms=job_cpu_ms, result=job.decoded)
             for fd in list(job.open_pipes):
                 self.stop_reading(job, fd)
             self.running.discard(job)

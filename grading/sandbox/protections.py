@@ -8,30 +8,25 @@ concurrency slot (its uid and scratch mount point), and the steps run in two
 phases:
 
 * ``prefork`` (as root, job-independent): lay out and close the file
-  descriptors, start a new session, check that the child is in the jobs' empty
-  network and IPC namespaces, enter a new mount namespace, prepare the Landlock
-  ruleset for the static read-only paths, and build the seccomp program.
+  descriptors, start a new session, check that the process holds no environment
+  (the server re-executed itself with an empty one, so not even the initial stack
+  holds its variables), check that the child is in the jobs' empty network and IPC
+  namespaces, enter a new mount namespace, check that it is pid 1 of its own PID
+  namespace and in the jobs' UTS namespace, prepare the Landlock ruleset for the
+  static read-only paths, and build the seccomp program.
 * ``lock_down`` (for the child's slot, still before any job): mount the slot's
   private scratch tmpfs, set resource limits (CPU time and address space at the
   server's maxima), drop to the slot's unprivileged uid/gid, set no_new_privs,
-  enforce Landlock, and install the seccomp filter.
+  enforce Landlock, install the seccomp filter, and probe that the filter denies
+  each call that watches, locks or flushes host files.
 
 When the job arrives, :meth:`Hardening.narrow_limits` lowers the CPU-time and
 address-space limits to the job's own, hard limits included: an unprivileged
 process may always lower its limits and never raise them, so job code cannot
 undo it. Nothing of the job's code runs before all of this succeeded.
 
-The network and IPC namespaces are created once, by the zygote (see
-:func:`.namespaces.enter_job_namespaces`), and inherited by every child: creating and
-destroying them per job costs more than a millisecond of CPU plus deferred
-kernel clean-up work. Sharing them is safe because they are empty and a job can
-neither change nor use them: it has no capabilities, and seccomp denies every
-socket-creating call (``socket``, ``socketpair``; Landlock's scope covers
-abstract unix sockets) and every System V IPC and POSIX message queue call
-(``shmget``, ``msgget``, ``semget``, ``mq_open`` and the rest), so no job can
-leave an object there for a later one. Each child still checks that it is in
-these namespaces, not the server's, and that they are empty. The mount
-namespace is per child, for the job's private scratch tmpfs.
+The namespace steps and the child's view of the host's files are in
+:mod:`.isolation`.
 
 Every step records "ok + detail" or "failed + reason" in a report. A failure
 never stops the remaining steps (so a self-test can say everything that is
@@ -47,40 +42,42 @@ import fcntl
 import math
 import os
 import resource
+import select
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import landlock, seccomp
+from .isolation import IsolationSteps
 from .namespaces import (
     JobNamespaces,
     ProtectionError,
-    check_ipcns_empty,
-    check_netns_empty,
     check_result,
     libc,
-    ns_inode,
 )
 
 #: Every protection, in the order it is applied.
 PROTECTIONS = (
     "file_descriptors",
+    "clean_environment",
     "network_namespace",
     "ipc_mount_namespace",
+    "pid_uts_namespace",
     "scratch_tmpfs",
+    "filesystem_view",
     "rlimits",
     "identity",
     "no_new_privs",
     "landlock",
     "seccomp",
+    "host_observation",
 )
 
 #: File descriptors of a sandbox child.
 FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS = 0, 1, 2, 3, 4, 5
 CHILD_FDS = frozenset({FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD_STATUS})
+#: A pidfd of the zygote, held only while locking down (closed before any job code).
+FD_PARENT = 6
 
-CLONE_NEWNS = 0x00020000
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
-MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_PDEATHSIG = 1
 
 #: Threads (and processes) one job's uid may have: torch runs single-threaded
@@ -103,9 +100,10 @@ class SandboxConfig:
     readonly_paths: tuple[str, ...]
     readwrite_files: tuple[str, ...]
     server_pid: int
-    host_netns: int
-    host_ipcns: int
-    host_mntns: int
+    #: Inode numbers of the server's net, ipc, mnt, pid and uts namespaces.
+    host_namespaces: dict[str, int]
+    #: Host paths a job must not even see exist (the source tree, /etc/shadow).
+    hidden_probes: tuple[str, ...] = ()
     #: The seccomp program, built once by the server, or why it could not be.
     seccomp_template: seccomp.FilterTemplate | None = None
     seccomp_problem: str = "not built"
@@ -127,15 +125,12 @@ class JobSpec:
     memory_mb: int
 
 
-class Hardening:
+class Hardening(IsolationSteps):
     """Apply the protections in a sandbox child and keep a report of each."""
 
-    def __init__(
-        self, config: SandboxConfig, parent_pid: int, job_namespaces: JobNamespaces | None = None
-    ) -> None:
+    def __init__(self, config: SandboxConfig, job_namespaces: JobNamespaces | None = None) -> None:
         """Prepare to harden the calling (freshly forked, single-threaded) child."""
         self.config = config
-        self.parent_pid = parent_pid
         self.job_namespaces = job_namespaces or JobNamespaces()
         self.libc = libc()
         self.ok: dict[str, str] = {}
@@ -143,6 +138,7 @@ class Hardening:
         self._ruleset: landlock.Ruleset | None = None
         self._bpf: bytes | None = None
         self._arch: seccomp.Arch | None = None
+        self._cpu_limit_lock: seccomp.CpuLimitLock | None = None
         self._scratch_fd = -1
         self._vm_base = 0
 
@@ -187,16 +183,18 @@ class Hardening:
     def prefork(self, fds: dict[int, int]) -> None:
         """Run the job-independent steps; ``fds`` maps target fd -> inherited fd."""
         self._step("file_descriptors", lambda: self._layout_fds(fds))
+        self._step("clean_environment", self._check_clean_environment)
         self._step("network_namespace", self._check_job_netns)
         self._step("ipc_mount_namespace", self._ipc_new_mount_ns)
+        self._step("pid_uts_namespace", self._check_pid_uts_ns)
         self._step("landlock", self._prepare_landlock)
         self._step("seccomp", self._prepare_seccomp)
 
     def _layout_fds(self, fds: dict[int, int]) -> str:
         # Move the inherited pipes above the target range first so that a dup2 to
-        # 0..5 never overwrites a source that happens to live there.
+        # 0..6 never overwrites a source that happens to live there.
         high = {
-            target: fcntl.fcntl(src, fcntl.F_DUPFD, FD_STATUS + 1) for target, src in fds.items()
+            target: fcntl.fcntl(src, fcntl.F_DUPFD, FD_PARENT + 1) for target, src in fds.items()
         }
         null = os.open("/dev/null", os.O_RDONLY)
         if null != FD_STDIN:
@@ -204,14 +202,14 @@ class Hardening:
         for target, src in high.items():
             os.dup2(src, target)
         # close_range() under the hood: everything else inherited from the parent.
-        os.closerange(FD_STATUS + 1, 2**31 - 1)
+        os.closerange(FD_PARENT + 1, 2**31 - 1)
         os.setsid()  # own session and process group: kill(0, ...) reaches only itself
         # PR_SET_PDEATHSIG: die with the parent; then check the parent did not
         # already die before the setting took effect.
         self._pdeathsig()
         open_fds = {int(name) for name in os.listdir("/proc/self/fd")}
-        # listdir's own descriptor is the lowest free one, FD_STATUS + 1.
-        extra = open_fds - CHILD_FDS - {FD_STATUS + 1}
+        # listdir's own descriptor is the lowest free one, FD_PARENT + 1.
+        extra = open_fds - CHILD_FDS - {FD_PARENT, FD_PARENT + 1}
         if extra:
             raise ProtectionError(f"inherited descriptors still open: {sorted(extra)}")
         return "only stdin (/dev/null), stdout, stderr, result, control and status pipes are open"
@@ -222,42 +220,10 @@ class Hardening:
             self.libc.prctl(ctypes.c_int(PR_SET_PDEATHSIG), ulong(9), ulong(0), ulong(0), ulong(0)),
             "prctl(PR_SET_PDEATHSIG)",
         )
-        # The parent may have died before the setting took effect.
-        if os.getppid() != self.parent_pid:
+        # The parent may have died before the setting took effect. Its pid is not
+        # visible from this PID namespace; its pidfd becomes readable once it exits.
+        if select.select([FD_PARENT], [], [], 0)[0]:
             raise ProtectionError("the parent process died")
-
-    def _check_job_netns(self) -> str:
-        if self.job_namespaces.problem:
-            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = ns_inode("net")
-        if inode == self.config.host_netns:
-            raise ProtectionError("in the server's network namespace")
-        if inode != self.job_namespaces.netns:
-            raise ProtectionError("not in the network namespace the zygote created for jobs")
-        check_netns_empty()
-        return "empty network namespace shared by jobs; loopback down, no interfaces"
-
-    def _ipc_new_mount_ns(self) -> str:
-        if self.job_namespaces.problem:
-            raise ProtectionError(f"no namespaces for jobs: {self.job_namespaces.problem}")
-        inode = ns_inode("ipc")
-        if inode == self.config.host_ipcns:
-            raise ProtectionError("in the server's IPC namespace")
-        if inode != self.job_namespaces.ipcns:
-            raise ProtectionError("not in the IPC namespace the zygote created for jobs")
-        check_ipcns_empty()
-        check_result(self.libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-        if ns_inode("mnt") == self.config.host_mntns:
-            raise ProtectionError("mount namespace unchanged after unshare")
-        # Make every mount private so the job's scratch tmpfs never propagates out.
-        check_result(
-            self.libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None),
-            "mount(/, MS_REC|MS_PRIVATE)",
-        )
-        return (
-            "empty IPC namespace shared by jobs (System V IPC and message queues denied"
-            " by seccomp); private mount namespace (mounts private)"
-        )
 
     def _prepare_landlock(self) -> None:
         abi = landlock.abi_version(self.libc)
@@ -302,6 +268,7 @@ class Hardening:
         self._step("scratch_tmpfs", lambda: self._mount_scratch(spec))
         if "scratch_tmpfs" in self.failed and self.config.insecure:
             self._insecure_scratch_fallback(spec)
+        self._step("filesystem_view", self._check_filesystem_view)
         self._step("rlimits", lambda: self._set_rlimits(spec))
         self._step("landlock", self._allow_scratch)
         # The child was forked at the zygote's low priority so that its set-up never
@@ -313,32 +280,14 @@ class Hardening:
         self._step("no_new_privs", self._no_new_privs)
         self._step("landlock", self._enforce_landlock)
         self._step("seccomp", self._install_seccomp)
+        self._step("host_observation", self._check_host_observation)
+        if self._arch is not None and "seccomp" not in self.failed:
+            self._cpu_limit_lock = seccomp.CpuLimitLock(self.libc, self._arch)
         if self._scratch_fd >= 0:
             os.close(self._scratch_fd)
             self._scratch_fd = -1
-
-    def _mount_scratch(self, spec: JobSpec) -> str:
-        path = self.config.slot_dir(spec.slot)
-        size_mb = self.config.scratch_mb
-        options = f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={spec.uid},gid={spec.uid}"
-        flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        check_result(
-            self.libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options.encode()),
-            f"mount(tmpfs on {path})",
-        )
-        os.chdir(path)
-        here, parent = os.stat("."), os.stat(self.config.scratch_root)
-        if here.st_dev == parent.st_dev or here.st_uid != spec.uid or here.st_mode & 0o077:
-            raise ProtectionError("scratch tmpfs is not a private 0700 mount owned by the job uid")
-        self._scratch_fd = os.open(".", os.O_PATH | os.O_CLOEXEC)
-        return f"fresh {size_mb} MiB tmpfs per job (nosuid,nodev,noexec), visible only to the job"
-
-    def _insecure_scratch_fallback(self, spec: JobSpec) -> None:
-        """Without the tmpfs (insecure mode only), use the slot directory itself."""
-        path = self.config.slot_dir(spec.slot)
-        os.chown(path, spec.uid, spec.uid)
-        os.chdir(path)
-        self._scratch_fd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+        with contextlib.suppress(OSError):
+            os.close(FD_PARENT)
 
     def _set_rlimits(self, spec: JobSpec) -> str:
         cpu = max(1, math.ceil(spec.cpu_seconds))
@@ -379,6 +328,9 @@ class Hardening:
                 resource.RLIMIT_AS: (address_space, address_space),
             }
         )
+        if self._cpu_limit_lock is not None:
+            # So that the kernel's SIGKILL at the CPU limit always means the job's budget.
+            self._cpu_limit_lock.install()
 
     def _allow_scratch(self) -> None:
         if self._ruleset is None:
@@ -437,6 +389,11 @@ class Hardening:
             "sockets, SysV IPC, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
             "io_uring, keyctl, modules ... -> EPERM; clone3 -> ENOSYS"
         )
+
+    def _check_host_observation(self) -> str:
+        if "seccomp" in self.failed or self._arch is None:
+            raise ProtectionError("the seccomp filter is not installed")
+        return seccomp.check_denials(self.libc, self._arch, os.getpid())
 
 
 def _apply_rlimits(wanted: dict[int, tuple[int, int]]) -> None:

@@ -32,7 +32,12 @@ MAX_CODE_CHARS = 1024 * 1024
 MAX_JOB_ID_CHARS = 200
 MAX_CAPTURE_NAMES = 64
 
-VERDICTS = frozenset({"ok", "error", "time_limit", "memory_limit", "output_limit", "forbidden"})
+#: ``interrupted``: the job's process died of a signal the job cannot cause itself (the
+#: out-of-memory killer, an operator's kill, a server shutdown); not the candidate's doing,
+#: so the caller retries the job instead of charging it.
+VERDICTS = frozenset(
+    {"ok", "error", "time_limit", "memory_limit", "output_limit", "forbidden", "interrupted"}
+)
 
 
 class ProtocolError(ValueError):
@@ -64,8 +69,25 @@ MINIMA = Limits(wall_seconds=0.01, cpu_seconds=0.01, memory_mb=16, output_bytes=
 # --------------------------------------------------------------------------- framing
 
 
+class RawJSON(bytes):
+    """JSON text the server encoded itself (off its loop) from data it had validated.
+
+    ``encode_frame`` puts it in place as a message's ``values`` without parsing or
+    encoding it again; it must therefore only ever hold the output of ``json.dumps``
+    with the same options (ASCII only, no NaN), never bytes a job wrote.
+    """
+
+
 def encode_frame(message: Any) -> bytes:
     """Serialise a message as one length-prefixed frame of strict JSON."""
+    values = message.get("values") if isinstance(message, dict) else None
+    if isinstance(values, RawJSON):
+        rest = {key: value for key, value in message.items() if key != "values"}
+        head = json.dumps(rest, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        # ``head`` is an object ("{...}"): reopen it and append the values as its last member.
+        separator = b"," if rest else b""
+        data = b"".join((head[:-1].encode(), separator, b'"values":', values, b"}"))
+        return HEADER.pack(len(data)) + data
     payload = json.dumps(message, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     data = payload.encode("utf-8")
     return HEADER.pack(len(data)) + data

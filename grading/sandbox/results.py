@@ -16,14 +16,13 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from .protocol import Limits, ProtocolError, decode_payload
+from .protocol import Limits, ProtocolError, RawJSON, decode_payload
+from .values import MAX_RESULT_BYTES, MAX_VALUES_BYTES
 
-#: The most a child may write to its result pipe.
-MAX_RESULT_BYTES = 8 * 1024 * 1024
 #: The most a child may write to its status pipe (a protection report).
 MAX_STATUS_BYTES = 64 * 1024
 MAX_VALUE_DEPTH = 40
-_RESULT_KEYS = frozenset({"status", "exception", "kind", "values", "cpu_ms"})
+_RESULT_KEYS = frozenset({"status", "exception", "kind", "values", "cpu_ms", "result_bytes"})
 _STRING_CAPS = {"type": 200, "message": 16_000, "traceback": 64_000}
 
 
@@ -44,11 +43,14 @@ class ChildStatus:
 class ChildResult:
     """A child's validated report of the job's outcome."""
 
-    status: str
+    status: str  # "ok", "exception" or "too_large"
     exception: dict[str, str] | None
     kind: str | None
-    values: dict[str, Any]
+    #: The captured values, or (decoded off the server's loop) their JSON text.
+    values: dict[str, Any] | RawJSON
     cpu_ms: float
+    #: How large the child found its result when it refused to send it ("too_large").
+    result_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,14 @@ def parse_child_result(data: bytes, capture: tuple[str, ...]) -> ChildResult:
     if unknown:
         raise ResultError(f"unexpected field(s) {sorted(unknown)[:5]}")
     status = raw.get("status")
-    if status not in ("ok", "exception"):
+    if status not in ("ok", "exception", "too_large"):
         raise ResultError(f"unknown status {status!r}")
+    result_bytes = raw.get("result_bytes", 0)
+    if type(result_bytes) is not int or result_bytes < 0:
+        raise ResultError("'result_bytes' is not a non-negative integer")
     exception = raw.get("exception")
-    if status == "ok" and exception is not None:
-        raise ResultError("status 'ok' with an exception")
+    if status != "exception" and exception is not None:
+        raise ResultError(f"status {status!r} with an exception")
     if status == "exception":
         if (
             not isinstance(exception, dict)
@@ -133,7 +138,7 @@ def parse_child_result(data: bytes, capture: tuple[str, ...]) -> ChildResult:
     cpu_ms = raw.get("cpu_ms")
     if type(cpu_ms) not in (int, float) or not math.isfinite(cpu_ms) or cpu_ms < 0:
         raise ResultError("'cpu_ms' is not a non-negative number")
-    return ChildResult(status, exception, kind, values, float(cpu_ms))
+    return ChildResult(status, exception, kind, values, float(cpu_ms), result_bytes)
 
 
 def parse_status(data: bytes) -> ChildStatus:
@@ -182,9 +187,16 @@ def decide(
         return Outcome("output_limit", f"output exceeded the limit of {limits.output_bytes} bytes")
     if kill_reason == "result_size":
         return Outcome(
-            "error", f"the job wrote more than {MAX_RESULT_BYTES} bytes to its result channel"
+            "output_limit",
+            f"the job wrote more than {MAX_RESULT_BYTES} bytes to its result channel",
         )
     if result is not None:
+        if result.status == "too_large":
+            return Outcome(
+                "output_limit",
+                f"the captured values take {result.result_bytes} bytes as JSON, over the"
+                f" limit of {MAX_VALUES_BYTES} bytes",
+            )
         if result.status == "ok":
             return Outcome("ok", values=result.values)
         if result.kind == "memory":
@@ -208,20 +220,49 @@ def decide(
             result.values,
         )
     if exit_status is not None and os.WIFSIGNALED(exit_status):
-        signum = os.WTERMSIG(exit_status)
-        cpu_budget_ms = max(1, math.ceil(limits.cpu_seconds)) * 1000.0
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_ms >= cpu_budget_ms - 50):
-            return Outcome("time_limit", f"CPU-time limit of {limits.cpu_seconds:g} s exceeded")
-        if signum == signal.SIGKILL:
-            # Not the server's kill and not the CPU limit: the job killed itself,
-            # or the kernel's OOM killer did (RLIMIT_AS normally fails first).
-            return Outcome("error", "the job was killed by SIGKILL")
-        if signum == signal.SIGSYS:
-            return Outcome("forbidden", "the job made a system call the sandbox forbids")
-        if signum == signal.SIGXFSZ:
-            return Outcome("error", "the job exceeded the scratch file-size limit")
-        return Outcome("error", f"the job was killed by {_signal_name(signum)}")
+        return _decide_signal(os.WTERMSIG(exit_status), limits, cpu_ms)
     code = os.WEXITSTATUS(exit_status) if exit_status is not None else None
     if result_error and result_error != "no result was reported":
         return Outcome("error", f"the job's result channel held invalid data: {result_error}")
     return Outcome("error", f"the job ended (exit status {code}) without reporting a result")
+
+
+#: Signals a job can bring on itself: the kernel delivers them for what the job's own
+#: code did (a bad pointer, an illegal instruction, abort()), whatever the job's PID
+#: namespace. Any other signal it cannot send itself: it is the init process of its own
+#: PID namespace, which ignores the signals it sends itself unless it handles them, and
+#: seccomp denies it SIGKILL and SIGSTOP even then.
+SELF_INFLICTED = frozenset(
+    {
+        signal.SIGSEGV,
+        signal.SIGBUS,
+        signal.SIGILL,
+        signal.SIGFPE,
+        signal.SIGTRAP,
+        signal.SIGABRT,
+        signal.SIGSYS,
+        signal.SIGXCPU,
+        signal.SIGXFSZ,
+    }
+)
+
+
+def _decide_signal(signum: int, limits: Limits, cpu_ms: float) -> Outcome:
+    """Decide the verdict of a child killed by a signal the server did not send."""
+    cpu_budget_ms = max(1, math.ceil(limits.cpu_seconds)) * 1000.0
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_ms >= cpu_budget_ms - 50):
+        # The kernel's SIGKILL at the hard CPU limit (SIGXCPU at the soft one is ignored
+        # by an init process that does not handle it).
+        return Outcome("time_limit", f"CPU-time limit of {limits.cpu_seconds:g} s exceeded")
+    if signum == signal.SIGSYS:
+        return Outcome("forbidden", "the job made a system call the sandbox forbids")
+    if signum == signal.SIGXFSZ:
+        return Outcome("error", "the job exceeded the scratch file-size limit")
+    if signum in SELF_INFLICTED:
+        return Outcome("error", f"the job was killed by {_signal_name(signum)}")
+    # Not the job's doing: the out-of-memory killer, an operator, the machine shutting down.
+    return Outcome(
+        "interrupted",
+        f"the job's process was killed from outside by {_signal_name(signum)} (not the"
+        " job's doing, for example the out-of-memory killer); run it again",
+    )

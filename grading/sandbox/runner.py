@@ -38,7 +38,9 @@ from .protections import (
 )
 from .values import (
     CANDIDATE_FILENAME,
+    MAX_RESULT_BYTES,
     Runtime,
+    ValuesTooLarge,
     capture_values,
     classify_exception,
     describe_exception,
@@ -88,9 +90,22 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def _encode_result(result: dict[str, Any]) -> bytes:
+    """Encode the result, or a refusal to send it when it is over the server's cap."""
+    if isinstance(result["values"], ValuesTooLarge):
+        size = result["values"].size
+    else:
+        data = json.dumps(result, allow_nan=False).encode()
+        if len(data) <= MAX_RESULT_BYTES:
+            return data
+        size = len(data)
+    too_large = {"status": "too_large", "exception": None, "kind": None, "values": {}}
+    return json.dumps({**too_large, "cpu_ms": result["cpu_ms"], "result_bytes": size}).encode()
+
+
 def _finish(result: dict[str, Any]) -> NoReturn:
     try:
-        _write_all(FD_RESULT, json.dumps(result, allow_nan=False).encode())
+        _write_all(FD_RESULT, _encode_result(result))
     finally:
         # Closing every pipe tells the server the job is complete, before the
         # (slow) tear-down of this process's large address space, which then
@@ -195,7 +210,11 @@ def run_job(
     before = resource.getrusage(resource.RUSAGE_SELF)
     module, exc = _execute(job["code"])
     after = resource.getrusage(resource.RUSAGE_SELF)
-    values = capture_values(runtime, module.__dict__, job.get("capture", []))
+    values: dict[str, Any] | ValuesTooLarge
+    try:
+        values = capture_values(runtime, module.__dict__, job.get("capture", []))
+    except ValuesTooLarge as too_large:
+        values = too_large  # _encode_result reports it
     for stream in (stdout, stderr):
         with contextlib.suppress(Exception):  # the server may have closed the pipe
             stream.flush()
@@ -214,7 +233,6 @@ def run_job(
 def worker_main(
     config: SandboxConfig,
     runtime: Runtime,
-    parent_pid: int,
     fds: dict[int, int],
     job_namespaces: JobNamespaces,
     slot: int,
@@ -222,7 +240,7 @@ def worker_main(
     """Entry point of a freshly forked sandbox child for ``slot``; never returns."""
     try:
         _reset_signals()
-        hardening = Hardening(config, parent_pid, job_namespaces)
+        hardening = Hardening(config, job_namespaces)
         hardening.prefork(fds)
         streams = _make_streams()
         with contextlib.suppress(Exception):  # only an optimisation

@@ -1,9 +1,13 @@
 """The grading sandbox server.
 
-Run from the repository root with a clean environment::
+Run from the repository root::
 
     python -m grading.sandbox.server --socket PATH --scratch-root DIR \\
         [--uid-base N] [--prefork N] [--max-jobs N]
+
+If the process started with any environment variable, it first re-executes itself with
+an empty environment (see :func:`.startup.reexecute_without_environment`), so no job
+can find its caller's variables anywhere in memory.
 
 The server imports torch once, warms it up, forks a zygote (see
 :mod:`.zygote`), runs a self-test job to check that every protection works on
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -36,11 +41,20 @@ import time
 from typing import Any
 
 from . import protocol
+from .decoding import ResultDecoder
 from .jobs import Job
 from .pool import WorkerPool
 from .protections import PROTECTIONS, SandboxConfig
 from .results import Outcome
-from .startup import INSECURE_ENV, TEST_DISABLE_ENV, build_config, job_sys_path, parse_args
+from .startup import (
+    INSECURE_ENV,
+    TEST_DISABLE_ENV,
+    build_config,
+    job_sys_path,
+    parse_args,
+    reexecute_without_environment,
+    started_with_environment,
+)
 from .startup import warm_up as warm_up_torch
 from .transport import Connection, Listener
 from .values import Runtime
@@ -63,15 +77,18 @@ class SandboxServer:
         config: SandboxConfig,
         runtime: Runtime,
         problems: dict[str, str],
+        decoder: ResultDecoder,
     ) -> None:
-        """Set up state; nothing is forked or bound yet."""
+        """Set up state; only the decoder has been forked yet."""
         self.args = args
         self.config = config
         self.maxima = protocol.Limits(
             args.max_wall, args.max_cpu, args.max_memory_mb, args.max_output_bytes
         )
         self.selector = selectors.DefaultSelector()
-        self.pool = WorkerPool(self.selector, args, config, runtime)
+        decoder.attach(self.selector)
+        self.decoder = decoder
+        self.pool = WorkerPool(self.selector, args, config, runtime, decoder)
         self.startup_problems = problems
         self.protections: dict[str, dict[str, Any]] = {}
         self.refusal: str | None = "the self-test has not run yet"
@@ -97,6 +114,8 @@ class SandboxServer:
         while not done and time.monotonic() < give_up:
             self._tick(max_wait=0.5)
         response = done[0] if done else {}
+        if isinstance(response.get("values"), bytes):  # decoded off the loop: still JSON text
+            response["values"] = json.loads(response["values"])
         if job.status is not None and job.status.protections:
             self.protections = dict(job.status.protections)
         else:
@@ -173,10 +192,13 @@ class SandboxServer:
         self.stopping = True
 
     def shutdown(self) -> None:
-        """Stop serving, kill every child and remove the socket."""
-        if self.listener is not None:
-            self.listener.close()
+        """Answer jobs in flight ``interrupted``, kill every child and remove the socket."""
+        self.stopping = True
         self.pool.shutdown()
+        self.decoder.stop()
+        if self.listener is not None:
+            self.listener.flush_all(timeout=2.0)
+            self.listener.close()
 
     def _tick(self, max_wait: float | None = None) -> None:
         deadline = self.pool.next_deadline()
@@ -222,6 +244,10 @@ class SandboxServer:
         op = message.get("op")
         if op == "ping":
             listener.respond(conn, self.ping_response())
+            return
+        if self.stopping:
+            # Pipelined behind a job answered at shutdown: the client should retry later.
+            listener.respond(conn, {"ok": False, "error": "sandbox shutting down", "retry": True})
             return
         if op != "run":
             listener.respond(conn, {"ok": False, "error": f"unknown op {op!r}"})
@@ -275,6 +301,9 @@ class SandboxServer:
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server; return its exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if started_with_environment():
+        reexecute_without_environment(argv)
     args = parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -284,19 +313,21 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         log.error("the sandbox server must run as root (it switches each job to its own uid)")
         return 2
-    disabled = os.environ.get(TEST_DISABLE_ENV)
-    if disabled:
+    if args.test_disable:
         log.warning(
             "%s=%s: these protections will FAIL on purpose (testing only)",
             TEST_DISABLE_ENV,
-            disabled,
+            args.test_disable,
         )
+    # Forked before torch is imported and before any request: small, and holding nothing.
+    decoder = ResultDecoder()
+    decoder.start()
     runtime = warm_up_torch()
-    config, problems = build_config(args, dict(os.environ))
+    config, problems = build_config(args)
     runtime = Runtime(
         torch=runtime.torch, numpy=runtime.numpy, job_sys_path=job_sys_path(config.readonly_paths)
     )
-    server = SandboxServer(args, config, runtime, problems)
+    server = SandboxServer(args, config, runtime, problems, decoder)
     server.pool.start()
     try:
         server.self_test()

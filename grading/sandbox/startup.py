@@ -13,6 +13,7 @@ import shutil
 import stat
 import sys
 import sysconfig
+from typing import NoReturn
 
 from . import protocol, seccomp
 from .namespaces import host_namespaces
@@ -62,12 +63,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-memory-mb", type=int, default=maxima.memory_mb)
     parser.add_argument("--max-output-bytes", type=int, default=maxima.output_bytes)
     parser.add_argument("--log-level", default="INFO")
+    # Set from the environment by the re-execution (see reexecute_without_environment).
+    parser.add_argument("--insecure-development-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--test-disable", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 <= args.prefork <= 64 or not 1 <= args.max_jobs <= 256:
         parser.error("--prefork must be in [0, 64] and --max-jobs in [1, 256]")
     if args.scratch_mb < 1 or args.max_wall <= 0 or args.max_cpu <= 0:
         parser.error("--scratch-mb, --max-wall and --max-cpu must be positive")
     return args
+
+
+def started_with_environment() -> bool:
+    """Say whether this process image started with any environment variable."""
+    with open("/proc/self/environ", "rb") as environ:
+        return bool(environ.read(1))
+
+
+def reexecute_without_environment(argv: list[str]) -> NoReturn:
+    """Run the server again in this process, with an empty environment; never return.
+
+    ``os.environ.clear()`` would leave the original strings on the initial stack (and
+    Python's copies in the heap) that the zygote and every child inherit: only a new
+    process image starts clean. The two settings the server reads from its environment
+    become command-line flags; nothing else is carried over, and the flags hold no
+    secret.
+    """
+    extra = []
+    if os.environ.get(INSECURE_ENV) == "1":
+        extra.append("--insecure-development-only")
+    if os.environ.get(TEST_DISABLE_ENV):
+        extra += ["--test-disable", os.environ[TEST_DISABLE_ENV]]
+    os.execve(  # noqa: S606 - the same trusted interpreter and module, argv as given
+        sys.executable, [sys.executable, "-m", "grading.sandbox.server", *argv, *extra], {}
+    )
 
 
 def warm_up() -> Runtime:
@@ -187,9 +216,7 @@ def uid_problem(uid_base: int, slots: int, lock_dir: str = "/run") -> str | None
     return None
 
 
-def build_config(
-    args: argparse.Namespace, environ: dict[str, str]
-) -> tuple[SandboxConfig, dict[str, str]]:
+def build_config(args: argparse.Namespace) -> tuple[SandboxConfig, dict[str, str]]:
     """Build the children's static configuration; also return start-up problems."""
     problems: dict[str, str] = {}
     readonly = readonly_paths()
@@ -208,7 +235,6 @@ def build_config(
         template, seccomp_problem = seccomp.build_template(seccomp.current_arch()), ""
     except seccomp.SeccompError as exc:
         template, seccomp_problem = None, str(exc)
-    netns, ipcns, mntns = host_namespaces()
     config = SandboxConfig(
         scratch_root=scratch_root,
         uid_base=args.uid_base,
@@ -218,13 +244,16 @@ def build_config(
         readonly_paths=readonly,
         readwrite_files=("/dev/null",),
         server_pid=os.getpid(),
-        host_netns=netns,
-        host_ipcns=ipcns,
-        host_mntns=mntns,
+        host_namespaces=host_namespaces(),
+        hidden_probes=tuple(
+            path
+            for path in (os.path.join(os.getcwd(), "grading"), "/etc/shadow", "/etc/hostname")
+            if os.path.lexists(path)
+        ),
         seccomp_template=template,
         seccomp_problem=seccomp_problem,
-        insecure=environ.get(INSECURE_ENV) == "1",
-        test_disabled=frozenset(filter(None, environ.get(TEST_DISABLE_ENV, "").split(","))),
+        insecure=args.insecure_development_only,
+        test_disabled=frozenset(filter(None, args.test_disable.split(","))),
     )
     return config, problems
 

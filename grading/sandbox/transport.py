@@ -15,6 +15,7 @@ import os
 import selectors
 import socket
 import stat
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,16 @@ from typing import Any
 from . import protocol
 
 log = logging.getLogger("grading.sandbox")
+
+
+def receive_some(sock: socket.socket) -> bytes | None:
+    """Read what a non-blocking socket holds: None if nothing yet, b"" once it is closed."""
+    try:
+        return sock.recv(1 << 20)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 @dataclass(eq=False)
@@ -54,6 +65,7 @@ class Listener:
         self.path = path
         self.on_request = on_request
         self.on_close = on_close
+        self.connections: set[Connection] = set()
         with contextlib.suppress(FileNotFoundError):
             if not stat.S_ISSOCK(os.lstat(path).st_mode):
                 raise OSError(f"{path} exists and is not a socket; refusing to replace it")
@@ -73,6 +85,20 @@ class Listener:
             self.selector.unregister(self.sock)
         self.sock.close()
 
+    def flush_all(self, timeout: float) -> None:
+        """Send every queued answer, waiting up to ``timeout`` seconds in all (at shutdown)."""
+        deadline = time.monotonic() + timeout
+        for conn in list(self.connections):
+            remaining = deadline - time.monotonic()
+            if not conn.outbuf or conn.closed or remaining <= 0:
+                continue
+            try:
+                conn.sock.settimeout(remaining)
+                conn.sock.sendall(conn.outbuf)
+                conn.outbuf.clear()
+            except OSError:
+                self.close_connection(conn)
+
     def _on_accept(self, _mask: int) -> None:
         for _ in range(64):
             try:
@@ -84,6 +110,7 @@ class Listener:
                 return
             sock.setblocking(False)
             conn = Connection(sock)
+            self.connections.add(conn)
             self.selector.register(
                 sock, selectors.EVENT_READ, lambda mask, conn=conn: self._on_event(conn, mask)
             )
@@ -93,12 +120,9 @@ class Listener:
             self._flush(conn)
         if not mask & selectors.EVENT_READ or conn.closed:
             return
-        try:
-            data = conn.sock.recv(1 << 20)
-        except (BlockingIOError, InterruptedError):
+        data = receive_some(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.close_connection(conn)
             return
@@ -167,6 +191,7 @@ class Listener:
         if conn.closed:
             return
         conn.closed = True
+        self.connections.discard(conn)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(conn.sock)
         conn.sock.close()

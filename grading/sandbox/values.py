@@ -9,6 +9,7 @@ falls back to something safe.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import traceback
@@ -18,6 +19,10 @@ from typing import Any
 CANDIDATE_FILENAME = "<candidate>"
 #: Captured values are cut down to fit this many bytes of JSON in total.
 MAX_VALUES_BYTES = 4 * 1024 * 1024
+#: The most a child sends on its result channel: the values plus room for the capped
+#: exception texts. The child refuses to send more (``output_limit``), and the server
+#: kills a child that writes more anyway.
+MAX_RESULT_BYTES = MAX_VALUES_BYTES + 256 * 1024
 MAX_DEPTH = 16
 MAX_ITEMS = 10_000
 MAX_TENSOR_ELEMENTS = 100_000
@@ -27,6 +32,15 @@ MAX_MESSAGE_CHARS = 8_000
 MAX_TRACEBACK_CHARS = 32_000
 #: Substrings of allocation failures torch reports as RuntimeError.
 _ALLOCATION_FAILURES = ("can't allocate memory", "not enough memory", "DefaultCPUAllocator")
+
+
+class ValuesTooLarge(Exception):
+    """The captured values take more than ``MAX_VALUES_BYTES`` of JSON in total."""
+
+    def __init__(self, size: int) -> None:
+        """Remember how many bytes the values took, as far as they were converted."""
+        super().__init__(size)
+        self.size = size
 
 
 @dataclass(frozen=True)
@@ -167,7 +181,11 @@ class ValueConverter:
 
 
 def capture_values(runtime: Runtime, namespace: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """Convert the requested variables; a name the job never defined is left out."""
+    """Convert the requested variables; a name the job never defined is left out.
+
+    Raise :class:`ValuesTooLarge` when they take more than ``MAX_VALUES_BYTES`` in all:
+    the job's verdict is then ``output_limit``, not a silently cut value.
+    """
     converter = ValueConverter(runtime)
     values: dict[str, Any] = {}
     budget = MAX_VALUES_BYTES
@@ -180,7 +198,7 @@ def capture_values(runtime: Runtime, namespace: dict[str, Any], names: list[str]
         except Exception as exc:
             plain, size = {"type": "error", "message": f"cannot convert: {type(exc).__name__}"}, 64
         if size > budget:
-            plain, size = {"type": "truncated", "reason": "captured values exceed 4 MiB"}, 64
+            raise ValuesTooLarge(MAX_VALUES_BYTES - budget + size)
         budget -= size
         values[name] = plain
     return values
@@ -228,6 +246,7 @@ def classify_exception(exc: BaseException) -> str | None:
             text = ""
         if any(marker in text for marker in _ALLOCATION_FAILURES):
             return "memory"
-    if isinstance(exc, PermissionError):
+    # EROFS: a write below a directory covered to hide the host's files.
+    if isinstance(exc, PermissionError) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
         return "forbidden"
     return None

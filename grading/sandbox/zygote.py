@@ -7,8 +7,9 @@ starts with the same clean, warm image. (A child forked from the server itself
 could read the request and response buffers of concurrent jobs out of its own
 copy of the server's heap.) Forking in a separate process also keeps the
 server's event loop responsive while a fork copies page tables. The zygote
-also enters the empty network and IPC namespaces that all its children share
-(see :mod:`.protections`), so no child pays for creating and destroying its own.
+also enters the empty network and IPC namespaces and the UTS namespace that all its
+children share (see :mod:`.protections`), so no child pays for creating and destroying
+its own, and forks each child into a PID namespace of its own (see :mod:`.namespaces`).
 
 Protocol on a SOCK_SEQPACKET socketpair, one JSON object per packet:
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import gc
 import json
 import os
@@ -33,7 +35,7 @@ import socket
 import sys
 from typing import NoReturn
 
-from .namespaces import enter_job_namespaces
+from .namespaces import PidNamespaceForker, cover_host_files, enter_job_namespaces
 from .protections import SandboxConfig
 from .runner import worker_main
 from .values import Runtime
@@ -108,7 +110,15 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
         os._exit(0)
     # Empty network and IPC namespaces for all children (see .protections); a
     # failure here makes every child's namespace checks fail.
-    job_namespaces = enter_job_namespaces(config.host_netns, config.host_ipcns)
+    job_namespaces = enter_job_namespaces(config.host_namespaces)
+    view_problem = cover_host_files(
+        (*config.readonly_paths, *config.readwrite_files, config.scratch_root)
+    )
+    job_namespaces = dataclasses.replace(job_namespaces, view_problem=view_problem)
+    forker = PidNamespaceForker()
+    # A child is pid 1 of its own PID namespace and cannot see its parent's pid there;
+    # it watches this descriptor to know whether the zygote is still alive.
+    own_pidfd = os.pidfd_open(os.getpid())
     with contextlib.suppress(OSError):
         collapse_heap_into_huge_pages()
     # Forking and pre-forked children's set-up are background work: at a lower
@@ -116,7 +126,6 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
     os.setpriority(os.PRIO_PROCESS, 0, 10)
     gc.collect()
     gc.freeze()  # children then never touch these objects for garbage collection
-    zygote_pid = os.getpid()
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
     children: dict[int, int] = {}  # pidfd -> pid
@@ -137,7 +146,7 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
                     continue
                 ctl_r, out_w, err_w, res_w, st_w = fds
                 try:
-                    pid = os.fork()
+                    pid = forker.fork()
                 except OSError as exc:
                     for fd in fds:
                         os.close(fd)
@@ -147,8 +156,7 @@ def _zygote_loop(sock: socket.socket, config: SandboxConfig, runtime: Runtime) -
                     worker_main(
                         config,
                         runtime,
-                        zygote_pid,
-                        {1: out_w, 2: err_w, 3: res_w, 4: ctl_r, 5: st_w},
+                        {1: out_w, 2: err_w, 3: res_w, 4: ctl_r, 5: st_w, 6: own_pidfd},
                         job_namespaces,
                         request["slot"],
                     )

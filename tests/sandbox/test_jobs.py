@@ -28,6 +28,16 @@ def run(client: SandboxClient, code: str, verdict: str, **kwargs: Any) -> dict[s
     return response
 
 
+def assert_libc_calls_denied(client: SandboxClient, calls: list[str]) -> None:
+    """Run each libc call (Python source using ``libc``) in one job; each must get EPERM."""
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for call in ({', '.join(f'lambda: {call}' for call in calls)},):\n"
+        "    print(call(), ctypes.get_errno())\n"
+    )
+    assert run(client, code, "ok")["stdout"] == "-1 1\n" * len(calls)  # EPERM from seccomp
+
+
 def test_ping_reports_every_protection_active(client: SandboxClient) -> None:
     status = client.ping()
     assert status["ready"] is True
