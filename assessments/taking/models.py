@@ -30,6 +30,7 @@ class QuestionState(TenantModel):
         ATTEMPTS = "attempts", _("No attempts left")
         TIME = "time", _("Time is up")
         SESSION = "session", _("The session ended")
+        UNAVAILABLE = "unavailable", _("Could not be prepared (does not count)")
 
     invitation = models.ForeignKey(
         "assessments.Invitation", on_delete=models.CASCADE, related_name="questions"

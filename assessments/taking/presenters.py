@@ -18,6 +18,7 @@ from assessments.core.choices import KIND_ICONS, AnswerFormat, Navigation
 from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, QuestionState
 from assessments.taking.session import explanation_visible, shuffled_options
+from assessments.taking.variants import variant_challenge
 
 
 # Published text is frozen and rendering is a pure function of it: render each text once per
@@ -33,7 +34,7 @@ def python_html(code: str) -> SafeString:
 
 
 def question_context(invitation, questions, state: QuestionState, *, now) -> dict[str, Any]:
-    challenge = state.challenge
+    challenge = variant_challenge(state)
     version = invitation.version
     answers = list(state.answers.order_by("submitted_at"))
     last = answers[-1] if answers else None
@@ -121,7 +122,7 @@ def state_payload(
 ) -> dict[str, Any]:
     if last is None:
         last = state.answers.order_by("-submitted_at").first()
-    challenge = state.challenge
+    challenge = variant_challenge(state)
     explanation = ""
     if challenge.explanation and explanation_visible(invitation.version, state):
         explanation = str(markdown_html(challenge.explanation))

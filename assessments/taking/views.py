@@ -55,10 +55,20 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
+def _refuse(
+    request: HttpRequest, message: str, status: int, retry_after: int | None = None
+) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    return render(request, "assessments/take/refused.html", {"message": message}, status=status)
+        response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
+    else:
+        response = render(
+            request, "assessments/take/refused.html", {"message": message}, status=status
+        )
+    if retry_after is not None:
+        # A question still being prepared: the page asks again by itself, even without JS.
+        response["Retry-After"] = str(retry_after)
+        response["Refresh"] = str(retry_after)
+    return response
 
 
 def candidate_view(view):
@@ -85,7 +95,7 @@ def candidate_view(view):
             try:
                 return view(request, invitation, *args, now=now, **kwargs)
             except TakingError as exc:
-                return _refuse(request, exc.message, exc.status)
+                return _refuse(request, exc.message, exc.status, exc.retry_after)
 
     return wrapper
 
