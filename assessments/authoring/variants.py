@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from assessments.core.choices import CHOICE_FORMATS, Kind
 from grading.models import GradingJob
 
-# Variants run and judged before a variable question can be published.
-PUBLISH_SAMPLE_SIZE = 25
+
+# Variants run and judged before a variable question can be published (a setting, so tests
+# that are not about the sample can draw fewer).
+def publish_sample_size() -> int:
+    return getattr(settings, "VARIANT_PUBLISH_SAMPLE_SIZE", 25)
+
+
 # More collided draws than this share (redrawn, or given up) refuse publishing.
 MAX_COLLISION_SHARE = 0.2
 # The variants kept with the version for the admin's side-by-side preview.
@@ -42,7 +49,7 @@ def variant_payload(challenge, seeds: list[str]) -> dict[str, Any]:
 
 def sample_seeds(challenge) -> list[str]:
     """Seeds of a publish sample: fixed per draft challenge, so a re-check is comparable."""
-    return [f"sample:{challenge.public_id}:{index}" for index in range(PUBLISH_SAMPLE_SIZE)]
+    return [f"sample:{challenge.public_id}:{index}" for index in range(publish_sample_size())]
 
 
 def _variables_text(variables: dict[str, Any]) -> str:

@@ -99,7 +99,7 @@ def variant_store(*, job_id: int, now: datetime) -> QuestionState | None:
         return None
     with transaction.atomic():
         question = (
-            QuestionState.objects.select_for_update()
+            QuestionState.objects.select_for_update(of=("self",))
             .select_related("variant_job", "challenge")
             .get(pk=question.pk)
         )
