@@ -12,6 +12,7 @@ from assessments.invitations.models import Invitation
 from assessments.reports.share_links import report_share_url
 from assessments.taking.models import IntegritySignal, QuestionState
 from assessments.taking.session import time_used
+from assessments.taking.variants import variant_summary
 
 
 def question_verdict(question: QuestionState, *, session_over: bool) -> str:
@@ -71,6 +72,7 @@ def invitation_result(invitation: Invitation, *, now: datetime) -> dict[str, Any
                 "hint_used": q.hint_revealed_at is not None,
                 "time_used_seconds": time_used(q, now=now),
                 "time_limit_seconds": q.time_limit,
+                "variant": variant_summary(q),
             }
             for q in questions
         ],

@@ -159,3 +159,18 @@ def variant_challenge(question: QuestionState) -> PublishedChallenge:
             "options": [o["id"] for o in shown.options],
         }
     return shown
+
+
+def variant_summary(question: QuestionState) -> dict | None:
+    """The exact variant a candidate got, for members (reports, the API): never for them."""
+    if question.variant_status != VariantStatus.READY or not question.variant:
+        return None
+    variant = question.variant
+    key = variant["key"]
+    key_text = key.get("printed") or f"{key.get('type', '')}: {key.get('message', '')}"
+    return {
+        "variables": variant["variables"],
+        "code": variant["code"],
+        "options": [{"text": o["text"], "correct": o["correct"]} for o in variant["options"]],
+        "key": key_text.strip("\n"),
+    }
