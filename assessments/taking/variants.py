@@ -106,6 +106,8 @@ def variant_store(*, job_id: int, now: datetime) -> QuestionState | None:
         if question.variant_status != VariantStatus.PREPARING:
             return question
         job = question.variant_job
+        if job is not None and job.status in (GradingJob.Status.QUEUED, GradingJob.Status.RUNNING):
+            return question  # not finished: its callback comes when it is
         variants = (job.result or {}).get("variants", []) if job is not None else []
         if job is not None and job.status == GradingJob.Status.DONE and variants:
             question.variant, question.variant_status = variants[0], VariantStatus.READY
