@@ -154,3 +154,35 @@ def test_a_pool_position_draws_one_member_per_candidate(tenant_a):
         assert len(questions) == 2
         drawn.add(first.challenge.title)
     assert drawn == {m.title for m in members}
+
+
+def test_a_variant_that_cannot_be_prepared_voids_the_question_not_the_candidate(tenant_a):
+    from django.utils import timezone
+
+    from assessments.taking.variants import variant_store
+    from grading.jobs import grading_job_fail
+
+    organization = tenant_a.organization
+    with tenant_context(organization):
+        challenge_set = _variable_set(organization)
+        keys = {str(challenge_set.challenges.get(position=1).public_id): {"variable": True}}
+        version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None, keys=keys)
+    invitation = invite(version)
+    client = Client()
+    client.post(f"/t/{invitation.token}/start/")
+    page = client.get(f"/t/{invitation.token}/q/1/")
+    assert page.status_code == 503 and page["Refresh"] == "2"
+    with tenant_context(organization):
+        question = QuestionState.objects.get(invitation=invitation, position=1)
+        # The sandbox stayed down: the job's deliveries ran out (the sweeper's verdict).
+        grading_job_fail(job_id=question.variant_job_id, error="sandbox unavailable")
+        variant_store(job_id=question.variant_job_id, now=timezone.now())
+        question.refresh_from_db()
+        invitation.refresh_from_db()
+    assert question.closed_reason == QuestionState.Closed.UNAVAILABLE
+    assert question.attempts_used == 0 and question.opened_at is None
+    assert invitation.max_score == 1.0  # only the fixed question counts
+    page = client.get(f"/t/{invitation.token}/q/1/")
+    assert page.status_code == 503 and "does not count" in page.content.decode()
+    assert "Refresh" not in page
+    assert client.get(f"/t/{invitation.token}/q/2/").status_code == 200
