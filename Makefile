@@ -16,7 +16,8 @@ PIP_VERSION := 26.0.1
 export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup run test browser lint format services migrate clean bench-grading bench-load
+.PHONY: help setup run test browser lint format services migrate clean bench-grading bench-load \
+	bench-variants
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
@@ -139,6 +140,25 @@ bench-load: setup services
 	  { $(LOAD_ENV) $(GUNICORN_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi \
 	      >var/load/gunicorn.log 2>&1 & } && \
 	  $(LOAD_ENV) $(MANAGE) bench_load --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
+
+# Per-candidate variants of BatchNorm Mastery (issue 14): preparing a candidate's variants,
+# how often two candidates' numbers differ, grading a variable answer next to a fixed one.
+# Its own database and sandbox uids; variant jobs run in the command, as a worker runs them.
+VARIANTS_ENV = DJANGO_SETTINGS_MODULE=config.settings.local DEBUG=0 \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_assess_bench_variants \
+	REDIS_URL=redis://127.0.0.1:6379/12 SANDBOX_SOCKET=$(CURDIR)/var/bench-variants/sandbox.sock
+
+bench-variants: setup services
+	@mkdir -p var/bench-variants && chmod 711 var var/bench-variants
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ml_assess_bench_variants'" \
+	  | grep -q 1 || createdb -h 127.0.0.1 -U postgres ml_assess_bench_variants
+	@$(VARIANTS_ENV) $(MANAGE) migrate -v0
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	  env -i PATH=/usr/bin:/bin $(SANDBOX_VENV)/bin/python -m grading.sandbox.server \
+	    --socket var/bench-variants/sandbox.sock --scratch-root var/bench-variants/scratch \
+	    --prefork 4 --uid-base 260000 --log-level WARNING & \
+	  $(VARIANTS_ENV) $(MANAGE) sandbox_status --wait 60 >/dev/null && \
+	  $(VARIANTS_ENV) $(MANAGE) bench_variants $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_VENV) var staticfiles .pytest_cache .ruff_cache

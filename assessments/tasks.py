@@ -9,7 +9,7 @@ from assessments.authoring.tasks import key_job_done
 from assessments.hr.greenhouse.tasks import deliver_greenhouse_callback, sweep_greenhouse_callbacks
 from assessments.hr.webhooks.tasks import deliver_webhook, sweep_webhook_deliveries
 from assessments.invitations.tasks import send_candidate_invitation
-from assessments.taking.tasks import answer_graded, sweep_sessions
+from assessments.taking.tasks import answer_graded, sweep_sessions, variant_ready
 
 __all__ = [
     "answer_graded",
@@ -20,4 +20,5 @@ __all__ = [
     "sweep_greenhouse_callbacks",
     "sweep_sessions",
     "sweep_webhook_deliveries",
+    "variant_ready",
 ]

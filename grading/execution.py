@@ -18,6 +18,7 @@ from grading.graders.code import RESULTS_NAME, build_harness, split_tests
 from grading.models import GradingJob
 from grading.sandbox.client import SandboxClient, SandboxUnavailable
 from grading.schema import RunReport, read_report
+from grading.variants import VariantSpec, draw_variants
 
 SANDBOX_MESSAGES = {
     "time_limit": "Your code ran out of time.",
@@ -88,6 +89,13 @@ def execute(job: GradingJob, client: SandboxClient | None) -> Outcome:
             },
             **_timings(report),
         )
+    if job.purpose == GradingJob.Purpose.VARIANT:
+        # The author's programs run in the sandbox; what they print is data, read here.
+        result = draw_variants(
+            client, VariantSpec.from_payload(payload), payload["seeds"], str(job.public_id)
+        )
+        verdict = "error" if result["problems"] else "ok"
+        return Outcome(sandbox_verdict=verdict, result=result)
     config = payload["config"]
     if job.purpose == GradingJob.Purpose.REFERENCE:
         harness = build_harness(source=config["reference"], config=config)

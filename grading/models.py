@@ -21,6 +21,7 @@ class GradingJob(TenantModel):
         ANSWER = "answer", "Grade an answer"
         SNIPPET = "snippet", "Run a snippet (predict-output or debug key)"
         REFERENCE = "reference", "Run a reference solution (code key)"
+        VARIANT = "variant", "Draw variants (variables, key and options by execution)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -275,3 +275,72 @@ def compare_values(actual: Value, expected: Value, *, atol: float, rtol: float) 
 def tensor_from_plain(plain: Any) -> TensorValue:
     """Return a captured value as a ``TensorValue``, or raise ``SchemaError``."""
     return read_value(plain).tensor
+
+
+# Variables drawn by an author's generator (``grading/variants.py``): plain data only.
+MAX_VARIABLES = 32
+MAX_VARIABLE_NAME = 40
+MAX_VARIABLE_TEXT = 200
+MAX_VARIABLE_DEPTH = 4
+MAX_VARIABLE_ELEMENTS = 4_096
+FLOAT_BOUND = 1e12
+
+
+def _variable_item(value: Any, name: str, depth: int, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SchemaError(f"variables with more than {MAX_VARIABLE_ELEMENTS} values in all")
+    kind = type(value)
+    if kind is bool:
+        return value
+    if kind is int:
+        if abs(value) > 2**53:
+            raise SchemaError(f"variable {name!r}: an integer beyond ±2**53")
+        return value
+    if kind is float:
+        if not math.isfinite(value) or abs(value) > FLOAT_BOUND:
+            raise SchemaError(f"variable {name!r}: a float that is not finite or beyond ±1e12")
+        return value
+    if kind is str and depth == 0:
+        if value in NUMBER_MARKERS:
+            raise SchemaError(f"variable {name!r}: a float that is not finite or beyond ±1e12")
+        if len(value) > MAX_VARIABLE_TEXT or not value.isprintable():
+            raise SchemaError(
+                f"variable {name!r}: text must be printable and at most "
+                f"{MAX_VARIABLE_TEXT} characters"
+            )
+        return value
+    if kind is list:
+        if depth >= MAX_VARIABLE_DEPTH:
+            raise SchemaError(f"variable {name!r}: lists nested deeper than {MAX_VARIABLE_DEPTH}")
+        return [_variable_item(item, name, depth + 1, budget) for item in value]
+    what = "a tensor (convert it with .tolist())" if kind is dict else describe(value)
+    raise SchemaError(f"variable {name!r}: {what} is not a plain value")
+
+
+def read_variables(plain: Any) -> dict[str, Any]:
+    """Validate what a generator returned as its variables; raise ``SchemaError`` if not plain.
+
+    Variables are a dict of at most ``MAX_VARIABLES`` identifiers, each an int, a finite
+    float, a bool, a short printable text, or a list (at most ``MAX_VARIABLE_DEPTH`` deep)
+    of those except text; ``MAX_VARIABLE_ELEMENTS`` values in all.
+    """
+    if type(plain) is not dict:
+        raise SchemaError(f"the generator must set `variables` to a dict, not {describe(plain)}")
+    if len(plain) > MAX_VARIABLES:
+        raise SchemaError(f"more than {MAX_VARIABLES} variables")
+    budget = [MAX_VARIABLE_ELEMENTS]
+    variables: dict[str, Any] = {}
+    for name, value in plain.items():
+        if (
+            type(name) is not str
+            or not name.isidentifier()
+            or len(name) > MAX_VARIABLE_NAME
+            or name.startswith("_")
+        ):
+            raise SchemaError(
+                f"variable names must be identifiers of at most {MAX_VARIABLE_NAME} characters "
+                f"not starting with '_', not {str(name)[:50]!r}"
+            )
+        variables[name] = _variable_item(value, name, 0, budget)
+    return variables

@@ -37,13 +37,23 @@ base = '/t/' + invitation.token
 client = Client(HTTP_HOST='127.0.0.1')
 other = Client(HTTP_HOST='127.0.0.1', REMOTE_ADDR='10.1.2.3', HTTP_USER_AGENT='Other/1.0')
 assert client.post(base + '/start/').status_code == 302
+import time
+from assessments.models import QuestionState
 for c in PublishedChallenge.all_tenants.filter(version=invitation.version).order_by('position'):
+    # A variable question opens once the worker has prepared this candidate's variant.
+    for _ in range(300):
+        if client.get(base + '/q/%d/' % c.position).status_code != 503:
+            break
+        time.sleep(0.2)
     assert client.get(base + '/q/%d/' % c.position).status_code == 200
+    state = QuestionState.all_tenants.get(invitation=invitation, position=c.position)
+    right = (next(o['id'] for o in state.variant['options'] if o['correct'])
+             if state.variant else c.key['correct'][0])
     assert other.get(base + '/q/%d/' % c.position).status_code == 200
     if c.hint:
         assert client.post(base + '/q/%d/hint/' % c.position).status_code == 302
     r = client.post(base + '/q/%d/answer/' % c.position,
-                    {'answer': c.key['correct'][0], 'submission_id': str(uuid.uuid4())})
+                    {'answer': right, 'submission_id': str(uuid.uuid4())})
     assert r.status_code == 302, r.content[:300]
 assert client.get(base + '/results/').status_code == 200
 key = api_key_create(organization=org, name='embedded', actor=None)[1]

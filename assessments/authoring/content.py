@@ -35,8 +35,15 @@ SET_FIELDS = {
 }  # fmt: skip
 CHALLENGE_FIELDS = {
     "kind", "title", "difficulty", "time_limit", "max_attempts", "points", "prompt", "code",
-    "hint", "explanation", "answer_format", "grading", "options",
+    "hint", "explanation", "answer_format", "grading", "options", "variables", "misconceptions",
+    "pool",
 }  # fmt: skip
+# Variable questions (docs/challenge-format.md, "Variables"): kinds whose key is executed,
+# and the formats whose key comes from that execution.
+VARIABLE_KINDS = {"predict_output", "debug"}
+VARIABLE_FORMATS = {"single_choice", "tensor_value", "exception"}
+MISCONCEPTION_FIELDS = {"label", "code", "text"}
+MAX_MISCONCEPTIONS = 8
 
 
 class ContentError(ValueError):
@@ -68,6 +75,9 @@ class ChallengeData:
     answer_format: str
     grading: dict[str, Any]
     options: list[OptionData] = field(default_factory=list)
+    variables: str = ""
+    misconceptions: list[dict[str, str]] = field(default_factory=list)
+    pool: str = ""
 
 
 @dataclass
@@ -104,7 +114,7 @@ def _str(data: dict, key: str, where: str, errors: _Collector, *, required: bool
         return ""
     if required and not value.strip():
         errors.add(where, f"field '{key}' must not be empty")
-    return value.strip("\n") if key in {"code"} else value.strip()
+    return value.strip("\n") if key in {"code", "variables"} else value.strip()
 
 
 def _int(
@@ -172,6 +182,62 @@ def _options(raw: Any, where: str, errors: _Collector) -> list[OptionData]:
     return options
 
 
+def _misconceptions(raw: Any, where: str, errors: _Collector) -> list[dict[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_MISCONCEPTIONS:
+        errors.add(where, f"field 'misconceptions' must be a list of at most {MAX_MISCONCEPTIONS}")
+        return []
+    items = []
+    for index, item in enumerate(raw, start=1):
+        here = f"{where}, misconception {index}"
+        if not isinstance(item, dict):
+            errors.add(here, "must be a mapping with 'label' and 'code' or 'text'")
+            continue
+        unknown = sorted(set(item) - MISCONCEPTION_FIELDS)
+        if unknown:
+            errors.add(here, f"unknown field(s) {', '.join(unknown)}")
+        label = _str(item, "label", here, errors, required=True)
+        code, text = (_str(item, name, here, errors, required=False) for name in ("code", "text"))
+        if bool(code) == bool(text):
+            errors.add(here, "needs exactly one of 'code' (a program) and 'text' (a template)")
+        entry = {"label": label, "code": item.get("code", "").strip("\n") if code else ""}
+        entry["text"] = text
+        items.append(entry)
+    labels = [item["label"] for item in items]
+    if len(set(labels)) != len(labels):
+        errors.add(where, "field 'misconceptions': labels must be distinct")
+    return items
+
+
+def _check_variables(raw: dict, data: ChallengeData, where: str, errors: _Collector) -> None:
+    """A variable question draws its options: it declares misconceptions, not options."""
+    if not data.variables.strip():
+        if data.misconceptions:
+            errors.add(where, "field 'misconceptions' needs 'variables'")
+        return
+    if data.kind not in VARIABLE_KINDS:
+        errors.add(where, f"field 'variables' is for kinds {', '.join(sorted(VARIABLE_KINDS))}")
+    fmt = raw.get("answer_format", FORMATS_BY_KIND.get(data.kind, ("",))[0])
+    if fmt not in VARIABLE_FORMATS:
+        errors.add(
+            where,
+            f"field 'variables' needs answer_format {', '.join(sorted(VARIABLE_FORMATS))}",
+        )
+    if data.options:
+        errors.add(where, "field 'options' must be omitted: misconceptions make the options")
+    if fmt == "single_choice" and not data.misconceptions:
+        errors.add(where, "a variable single-choice question needs at least one misconception")
+
+
+def variable_option_specs(misconceptions: list[dict[str, str]]) -> list[OptionSpec]:
+    """Stand-in options of a variable choice question: the executed key and one per
+    misconception (the real ones are computed per variant), for the format's checks."""
+    return [OptionSpec(text="(the executed key)", correct=True)] + [
+        OptionSpec(text=m["label"], correct=False) for m in misconceptions
+    ]
+
+
 def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None:
     title = raw.get("title") if isinstance(raw, dict) else None
     where = f"challenge {index}" + (f" ({title!r})" if isinstance(title, str) else "")
@@ -199,7 +265,13 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
         answer_format="",
         grading={},
         options=_options(raw.get("options"), where, errors),
+        variables=_str(raw, "variables", where, errors, required=False),
+        misconceptions=_misconceptions(raw.get("misconceptions"), where, errors),
+        pool=_str(raw, "pool", where, errors, required=False),
     )
+    if data.pool and not SLUG_RE.match(data.pool):
+        errors.add(where, "field 'pool' must be lowercase letters, digits and hyphens")
+    _check_variables(raw, data, where, errors)
     if kind:
         allowed = FORMATS_BY_KIND[kind]
         answer_format = raw.get("answer_format", allowed[0])
@@ -217,14 +289,32 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
             errors.add(where, f"field 'code' is not used by kind {kind}; remove it")
     if data.answer_format and len(errors.problems) == before:
         try:
-            data.grading = validate_grading_config(
-                data.answer_format,
-                raw.get("grading"),
-                [OptionSpec(text=o.text, correct=o.correct) for o in data.options],
-            )
+            specs = [OptionSpec(text=o.text, correct=o.correct) for o in data.options]
+            if data.variables:
+                specs = variable_option_specs(data.misconceptions)
+            data.grading = validate_grading_config(data.answer_format, raw.get("grading"), specs)
         except ConfigError as exc:
             errors.add(where, f"field '{exc.field}': {exc.message}")
     return data
+
+
+def _check_pools(challenges: list[ChallengeData], errors: _Collector) -> None:
+    """A pool is one position: its members are adjacent and of one kind and difficulty."""
+    seen: dict[str, int] = {}
+    for index, challenge in enumerate(challenges):
+        if not challenge.pool:
+            continue
+        first = seen.setdefault(challenge.pool, index)
+        previous = challenges[index - 1] if index else None
+        if first != index and (previous is None or previous.pool != challenge.pool):
+            errors.add("set", f"pool {challenge.pool!r}: its challenges must be adjacent")
+        leader = challenges[first]
+        if (leader.kind, leader.difficulty) != (challenge.kind, challenge.difficulty):
+            errors.add(
+                "set",
+                f"pool {challenge.pool!r}: every challenge must have the same kind and "
+                f"difficulty ({challenge.title!r} differs from {leader.title!r})",
+            )
 
 
 def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
@@ -266,6 +356,7 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
             challenge = _challenge(item, index, errors)
             if challenge is not None:
                 challenges.append(challenge)
+    _check_pools(challenges, errors)
     data = ChallengeSetData(
         title=_str(raw, "title", where, errors, required=True),
         slug=slug,

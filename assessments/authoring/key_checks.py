@@ -19,6 +19,12 @@ from assessments.authoring.models import Challenge, ChallengeSet, KeyCheck, KeyC
 from assessments.authoring.publishing import PublishRefused, challenge_set_publish
 from assessments.authoring.selectors import challenges_needing_execution
 from assessments.authoring.services import challenge_set_refresh_draft_hash
+from assessments.authoring.variants import (
+    sample_key,
+    sample_problems,
+    sample_seeds,
+    variant_payload,
+)
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat, Kind
 from grading.graders.values import normalize_text
 from grading.jobs import grading_job_create, grading_job_fail, grading_job_run
@@ -43,7 +49,10 @@ def printed_tolerance(config: dict[str, Any]) -> dict[str, float]:
 
 def key_job_create(challenge, *, enqueue: bool) -> GradingJob:
     """Create the job that runs a challenge's snippet or reference (draft or published)."""
-    if challenge.answer_format == AnswerFormat.CODE:
+    if challenge.is_variable:
+        purpose = GradingJob.Purpose.VARIANT
+        payload = variant_payload(challenge, sample_seeds(challenge))
+    elif challenge.answer_format == AnswerFormat.CODE:
         purpose, payload = GradingJob.Purpose.REFERENCE, {"config": challenge.grading_config}
     else:
         purpose, payload = GradingJob.Purpose.SNIPPET, {"code": challenge.code}
@@ -179,6 +188,8 @@ def evaluate_challenge(challenge: Challenge, job: GradingJob) -> dict[str, Any]:
     if job.result.get("sandbox_error"):
         entry["problems"].append(f"{_where(challenge)}: {job.result['sandbox_error']}")
         return entry
+    if job.purpose == GradingJob.Purpose.VARIANT:
+        return _evaluate_sample(challenge, job, entry)
     if challenge.answer_format == AnswerFormat.CODE:
         return _evaluate_reference(challenge, job, entry)
     if challenge.kind == Kind.PREDICT_OUTPUT:
@@ -276,6 +287,16 @@ def _evaluate_exception(challenge, job, entry):
 
     _compare_options(challenge, entry, matches)
     entry["key"] = {"type": exception["type"], "message": exception["message"]}
+    return entry
+
+
+def _evaluate_sample(challenge, job, entry):
+    variants = job.result.get("variants", [])
+    entry["executed"] = f"{len(variants)} variants drawn and run"
+    entry["torch_version"] = next((v["torch_version"] for v in variants), "")
+    entry["variants"] = sample_key(job)["preview"]
+    entry["problems"].extend(sample_problems(_where(challenge), job))
+    entry["key"] = sample_key(job)
     return entry
 
 

@@ -128,6 +128,8 @@ def _unverified_keys(challenge_set: ChallengeSet, keys: dict[str, dict[str, Any]
 
 
 def _frozen_options(challenge: Challenge) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    if challenge.is_variable:
+        return [], {}  # drawn per candidate, with the key of each variant
     options = [
         {"id": str(uuid.uuid4()), "text": option.text, "correct": option.is_correct}
         for option in challenge.options.all()

@@ -59,7 +59,15 @@ def _challenge_content(challenge: Challenge) -> dict[str, Any]:
     item["answer_format"] = challenge.answer_format
     if challenge.grading_config:
         item["grading"] = challenge.grading_config
-    if challenge.answer_format in CHOICE_FORMATS:
+    if challenge.pool:
+        item["pool"] = challenge.pool
+    if challenge.is_variable:
+        item["variables"] = challenge.variables
+        item["misconceptions"] = [
+            {"label": m["label"], **({"code": m["code"]} if m.get("code") else {"text": m["text"]})}
+            for m in challenge.misconceptions
+        ]
+    elif challenge.answer_format in CHOICE_FORMATS:
         item["options"] = [
             {"text": option.text, "correct": option.is_correct}
             for option in challenge.options.all()
@@ -151,7 +159,7 @@ def _replace_challenges(challenge_set: ChallengeSet, data: ChallengeSetData) -> 
         challenge.position = index + 1
         for name in (
             "kind", "title", "difficulty", "time_limit", "max_attempts", "points", "prompt",
-            "code", "hint", "explanation", "answer_format",
+            "code", "hint", "explanation", "answer_format", "variables", "misconceptions", "pool",
         ):  # fmt: skip
             setattr(challenge, name, getattr(item, name))
         challenge.grading_config = item.grading

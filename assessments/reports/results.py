@@ -13,6 +13,7 @@ from assessments.invitations.models import Invitation
 from assessments.reports.share_links import report_share_url
 from assessments.taking.models import IntegritySignal, QuestionState
 from assessments.taking.session import time_used
+from assessments.taking.variants import variant_summary
 
 # How a verdict reads in a report (the API keeps the identifiers).
 VERDICT_LABELS = {
@@ -83,6 +84,7 @@ def invitation_result(invitation: Invitation, *, now: datetime) -> dict[str, Any
                 "answered_after_explanation": q.answered_after_explanation,
                 "time_used_seconds": time_used(q, now=now),
                 "time_limit_seconds": q.time_limit,
+                "variant": variant_summary(q),
             }
             for q in questions
         ],

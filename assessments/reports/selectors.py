@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from assessments.invitations.models import Invitation
 from assessments.reports.results import VERDICT_LABELS, invitation_result, question_verdict
 from assessments.taking.models import Answer, IntegritySignal, QuestionState
+from assessments.taking.variants import variant_challenge
 
 # --- the report ------------------------------------------------------------------------------
 
@@ -42,7 +43,7 @@ def report_build(invitation: Invitation, *, now: datetime) -> dict[str, Any]:
     if invitation.started_at:
         timeline.append({"at": invitation.started_at, "what": _("Started the test")})
     for question, outcome in zip(questions, result["challenges"], strict=True):
-        challenge = question.challenge
+        challenge = variant_challenge(question)  # option texts of the candidate's variant
         answers = [
             {
                 "attempt": a.attempt,

@@ -27,6 +27,7 @@ from assessments.taking.session import (
     signal_add,
     time_is_up,
 )
+from assessments.taking.variants import variant_challenge
 from grading.graders import AnswerError, get_grader
 from grading.jobs import grading_job_create, grading_job_grade_now
 from grading.models import GradingJob
@@ -155,7 +156,7 @@ def _accept(
         raise TakingError(_("Your previous answer is still being graded."))
     if question.attempts_used >= question.max_attempts:
         raise TakingError(_("No attempts left."))
-    challenge = question.challenge
+    challenge = variant_challenge(question)  # a variable question: this candidate's key
     grader = get_grader(challenge.answer_format)
     try:
         grader.parse_answer(raw)

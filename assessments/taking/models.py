@@ -16,6 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from accounts.tenancy import TenantModel
 
 
+class VariantStatus(models.TextChoices):
+    PREPARING = "preparing", _("Being prepared")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Could not be prepared")
+
+
 class QuestionState(TenantModel):
     """One challenge of one candidate's session: its clock, attempts and outcome."""
 
@@ -24,6 +30,7 @@ class QuestionState(TenantModel):
         ATTEMPTS = "attempts", _("No attempts left")
         TIME = "time", _("Time is up")
         SESSION = "session", _("The session ended")
+        UNAVAILABLE = "unavailable", _("Could not be prepared (does not count)")
 
     invitation = models.ForeignKey(
         "assessments.Invitation", on_delete=models.CASCADE, related_name="questions"
@@ -51,6 +58,14 @@ class QuestionState(TenantModel):
     correct = models.BooleanField(null=True)
     # The share of the points earned (the best graded attempt), 0..1.
     score = models.FloatField(default=0.0)
+    # A variable question (assessments/taking/variants.py): the server's seed (never sent to
+    # the candidate) and the variant drawn from it on a worker; it opens only once ready.
+    variant_seed = models.CharField(max_length=64, blank=True)
+    variant_status = models.CharField(max_length=16, choices=VariantStatus.choices, blank=True)
+    variant = models.JSONField(default=dict, blank=True)
+    variant_job = models.ForeignKey(
+        "grading.GradingJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["invitation", "position"]

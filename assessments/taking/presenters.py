@@ -19,6 +19,7 @@ from assessments.core.choices import KIND_ICONS, AnswerFormat, Navigation
 from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, QuestionState
 from assessments.taking.session import explanation_show, shuffled_options
+from assessments.taking.variants import variant_challenge
 
 
 # Published text is frozen and rendering is a pure function of it: render each text once per
@@ -51,7 +52,7 @@ def _picked(answer: Answer | None) -> set[str]:
 
 def option_rows(invitation, state: QuestionState, last: Answer | None) -> list[dict[str, Any]]:
     """The options as shown: the candidate's last pick checked, the key only once closed."""
-    challenge = state.challenge
+    challenge = variant_challenge(state)
     if not challenge.options:
         return []
     picked = _picked(last)
@@ -74,7 +75,7 @@ def timer_level(seconds: float | None) -> str:
 
 
 def question_context(invitation, questions, state: QuestionState, *, now) -> dict[str, Any]:
-    challenge = state.challenge
+    challenge = variant_challenge(state)
     version = invitation.version
     answers = list(state.answers.order_by("submitted_at"))
     last = answers[-1] if answers else None
@@ -172,7 +173,7 @@ def state_payload(
 ) -> dict[str, Any]:
     if last is None:
         last = state.answers.order_by("-submitted_at").first()
-    challenge = state.challenge
+    challenge = variant_challenge(state)
     explanation = ""
     if explanation_show(invitation, state, now=now):
         explanation = str(markdown_html(challenge.explanation))

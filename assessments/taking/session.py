@@ -24,6 +24,12 @@ from assessments.core.events import event_record
 from assessments.core.models import Event
 from assessments.invitations.models import Invitation
 from assessments.taking.models import IntegritySignal, QuestionState
+from assessments.taking.variants import (
+    session_challenges,
+    variant_challenge,
+    variant_not_ready_message,
+    variants_request,
+)
 
 # A page may report at most this many focus and paste signals per session.
 MAX_CLIENT_SIGNALS = 500
@@ -33,12 +39,15 @@ class TakingError(Exception):
     """A request the rules refuse; ``status`` is the HTTP status a view answers with."""
 
     status = 409
+    # Seconds after which the page should ask again (a question still being prepared).
+    retry_after: int | None = None
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None, retry_after=None):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
+        self.retry_after = retry_after
 
 
 class OutOfOrder(TakingError):
@@ -92,17 +101,20 @@ def _begin(locked: Invitation, *, now: datetime, ip: str | None, user_agent: str
     version = locked.version
     multiplier = float(locked.time_multiplier)
     challenges = list(PublishedChallenge.objects.filter(version=version).order_by("position"))
-    QuestionState.objects.bulk_create(
+    # A pool fills one position, so the session's positions count its questions.
+    challenges = session_challenges(locked, challenges)
+    questions = QuestionState.objects.bulk_create(
         QuestionState(
             organization_id=locked.organization_id,
             invitation=locked,
             challenge=challenge,
-            position=challenge.position,
+            position=position,
             time_limit=math.ceil(challenge.time_limit * multiplier),
             max_attempts=challenge.max_attempts,
         )
-        for challenge in challenges
+        for position, challenge in enumerate(challenges, start=1)
     )
+    variants_request(locked, questions)
     locked.status = Invitation.Status.STARTED
     locked.started_at = now
     locked.start_ip = ip
@@ -224,6 +236,10 @@ def question_open(
     question = next((q for q in questions if q.position == position), None)
     if question is None:
         raise TakingError(_("There is no such question."), status=404)
+    if (not_ready := variant_not_ready_message(question)) is not None:
+        # Not opened, so its clock does not start; a voided question is never shown.
+        preparing = not question.is_closed
+        raise TakingError(not_ready, status=503, retry_after=2 if preparing else None)
     if question.opened_at is not None or question.is_closed:
         return question
     if invitation.status != Invitation.Status.STARTED:
@@ -252,7 +268,8 @@ def shuffled_options(invitation: Invitation, challenge: PublishedChallenge) -> l
 
 def hint_reveal(invitation: Invitation, question: QuestionState, *, now: datetime) -> str:
     """Return the hint, recording the first reveal as an integrity signal."""
-    if not question.challenge.hint:
+    hint = variant_challenge(question).hint
+    if not hint:
         raise TakingError(_("This question has no hint."), status=404)
     if question.opened_at is None:
         raise TakingError(_("Open the question first."), status=403)
@@ -263,7 +280,7 @@ def hint_reveal(invitation: Invitation, question: QuestionState, *, now: datetim
         if revealed:
             question.hint_revealed_at = now
             signal_add(invitation, IntegritySignal.Kind.HINT, question=question, now=now)
-    return question.challenge.hint
+    return hint
 
 
 def explanation_visible(version: ChallengeSetVersion, question: QuestionState) -> bool:

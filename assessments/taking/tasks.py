@@ -15,6 +15,7 @@ from assessments.invitations.services import invitations_expire
 from assessments.taking.answering import ANSWER_GRADED_TASK
 from assessments.taking.answering import answer_graded as answer_graded_apply
 from assessments.taking.session import session_sync, sessions_overdue
+from assessments.taking.variants import VARIANT_READY_TASK, variant_store
 
 
 @shared_task(name=ANSWER_GRADED_TASK, acks_late=True, queue="default", routing_key="default")
@@ -40,3 +41,10 @@ def sweep_sessions() -> dict[str, int]:
             session_sync(invitation, now=now)
             finished += invitation.status == Invitation.Status.COMPLETED
     return {"expired": expired, "completed": finished}
+
+
+@shared_task(name=VARIANT_READY_TASK, acks_late=True, queue="default", routing_key="default")
+def variant_ready(*, organization_id: int, job_id: int) -> None:
+    """A worker drew a candidate's variant (or gave up): store it on the question."""
+    with tenant_context(organization_id):
+        variant_store(job_id=job_id, now=timezone.now())

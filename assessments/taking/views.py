@@ -63,14 +63,21 @@ def _refuse(
     *,
     invitation: Invitation | None = None,
     current: int | None = None,
+    retry_after: int | None = None,
 ) -> HttpResponse:
     """Say why, and (for a known session) offer the way back: the question to answer now."""
     if _wants_json(request):
-        return JsonResponse({"error": message}, status=status)
-    context = {"message": message, "invitation": invitation, "current": current}
-    if invitation is not None:
-        context["version"] = invitation.version
-    return render(request, "assessments/take/refused.html", context, status=status)
+        response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
+    else:
+        context = {"message": message, "invitation": invitation, "current": current}
+        if invitation is not None:
+            context["version"] = invitation.version
+        response = render(request, "assessments/take/refused.html", context, status=status)
+    if retry_after is not None:
+        # A question still being prepared: the page asks again by itself, even without JS.
+        response["Retry-After"] = str(retry_after)
+        response["Refresh"] = str(retry_after)
+    return response
 
 
 def candidate_view(view):
@@ -99,7 +106,12 @@ def candidate_view(view):
             except TakingError as exc:
                 current = exc.current if isinstance(exc, OutOfOrder) else None
                 return _refuse(
-                    request, exc.message, exc.status, invitation=invitation, current=current
+                    request,
+                    exc.message,
+                    exc.status,
+                    invitation=invitation,
+                    current=current,
+                    retry_after=exc.retry_after,
                 )
 
     return wrapper

@@ -236,6 +236,8 @@ CANDIDATE_INVITATION_DAYS = env_int("CANDIDATE_INVITATION_DAYS", 14)
 # An answer is accepted up to this many seconds after its deadline, for network delay
 # between the candidate's Submit and the server (docs/candidates.md).
 ANSWER_GRACE_SECONDS = env_int("ANSWER_GRACE_SECONDS", 2)
+# Variants drawn and run per variable question before it can be published (issue 14).
+VARIANT_PUBLISH_SAMPLE_SIZE = env_int("VARIANT_PUBLISH_SAMPLE_SIZE", 25)
 # A started session ends this long after its start even if questions were never opened
 # (a candidate who left between two questions).
 SESSION_MAX_SECONDS = env_int("SESSION_MAX_SECONDS", 24 * 3600)

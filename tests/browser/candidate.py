@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.utils import timezone
@@ -12,8 +13,24 @@ from assessments.models import Invitation, PublishedChallenge, QuestionState
 def option_label(invitation: Invitation, position: int, *, correct: bool) -> str:
     """The first line of an option's text, as the candidate reads it next to its radio."""
     challenge = PublishedChallenge.all_tenants.get(version=invitation.version, position=position)
-    option = next(o for o in challenge.options if o["correct"] is correct)
+    options = challenge.options
+    if challenge.is_variable:  # this candidate's own variant, prepared first if need be
+        options = variant_ready(invitation, position).variant["options"]
+    option = next(o for o in options if o["correct"] is correct)
     return option["text"].splitlines()[0].strip()
+
+
+def variant_ready(invitation: Invitation, position: int, timeout: float = 60) -> QuestionState:
+    """Wait for a question's variant; run its job here when no worker has taken it."""
+    from tests.variants.conftest import prepare_variants
+
+    deadline = time.monotonic() + timeout
+    while True:
+        row = QuestionState.all_tenants.filter(invitation=invitation, position=position).first()
+        if (row is not None and row.variant_status != "preparing") or time.monotonic() > deadline:
+            return row
+        prepare_variants(invitation)
+        time.sleep(0.2)
 
 
 def question_row(invitation: Invitation, position: int) -> QuestionState:
@@ -47,6 +64,14 @@ def publish_timed_set(time_limits: list[int]) -> Invitation:
             challenge_with_options(challenge_set, position=position, time_limit=seconds)
         version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None)
     return invite(version)
+
+
+def start_session(page, invitation: Invitation) -> None:
+    """Press Start and see the variable questions prepared (here, when no worker runs)."""
+    page.get_by_role("button", name="Start").click()
+    for position in range(1, 6):
+        variant_ready(invitation, position, timeout=20)
+    page.reload()
 
 
 WIDTHS = (390, 1280)

@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from assessments.models import BadgeAward, Invitation
-from tests.browser.candidate import option_label, question_row
+from tests.browser.candidate import option_label, question_row, start_session
 
 TIMES = ["2:00", "1:30", "1:30", "2:00", "2:30"]
 
@@ -28,7 +28,7 @@ def test_candidate_takes_batchnorm_mastery_and_earns_the_badge(page, screens, de
         expect(row.locator("td").nth(3)).to_have_text(time)
     screens("landing")
 
-    page.get_by_role("button", name="Start").click()
+    start_session(page, demo_invitation)
     for position in range(1, 6):
         expect(page).to_have_url(re.compile(rf"/q/{position}/$"))
         expect(page.locator("#progress-label")).to_have_text(f"Question {position} of 5")
@@ -69,7 +69,7 @@ def test_wrong_answer_uses_an_attempt_and_the_explanation_waits_until_closed(
     page, screens, demo_invitation
 ):
     page.goto(demo_invitation.candidate_path())
-    page.get_by_role("button", name="Start").click()
+    start_session(page, demo_invitation)
     expect(page.locator("#attempts")).to_have_text("Attempts: 2 left")
     expect(page.locator("#explanation")).to_be_hidden()
     wrong = option_label(demo_invitation, 1, correct=False)
@@ -101,7 +101,7 @@ def test_wrong_answer_uses_an_attempt_and_the_explanation_waits_until_closed(
 
 def test_hint_reveals_in_place(page, screens, demo_invitation):
     page.goto(demo_invitation.candidate_path())
-    page.get_by_role("button", name="Start").click()
+    start_session(page, demo_invitation)
     hint_text = "BatchNorm normalizes each feature across the batch"
     expect(page.get_by_text(hint_text)).to_have_count(0)
     url = page.url

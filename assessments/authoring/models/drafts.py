@@ -112,6 +112,12 @@ class Challenge(TenantModel):
     points = models.PositiveIntegerField(default=1)
     answer_format = models.CharField(max_length=20, choices=AnswerFormat.choices)
     grading_config = models.JSONField(default=dict, blank=True)
+    # A variable question (docs/challenge-format.md, "Variables"): the generator drawing each
+    # candidate's variables, and the misconceptions whose results are its wrong options.
+    variables = models.TextField(blank=True, help_text="Generator (Python, run in the sandbox).")
+    misconceptions = models.JSONField(default=list, blank=True)
+    # Adjacent challenges sharing a pool fill one position; each candidate gets one of them.
+    pool = models.SlugField(max_length=80, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,8 +147,17 @@ class Challenge(TenantModel):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def is_variable(self) -> bool:
+        return bool(self.variables.strip())
+
     def clean_with_options(self, options: list[OptionSpec]) -> None:
         """Validate the grading configuration against the options that go with it."""
+        if self.is_variable:
+            # A variable question's options are computed per variant; check the stand-ins.
+            from assessments.authoring.content import variable_option_specs
+
+            options = variable_option_specs(self.misconceptions)
         try:
             self.grading_config = validate_grading_config(
                 self.answer_format, self.grading_config, options

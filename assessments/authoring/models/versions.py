@@ -81,7 +81,8 @@ class PublishedChallenge(FrozenModel):
     # them); position, options and key are frozen by publishing itself.
     COPIED_FROM_DRAFT: ClassVar[tuple[str, ...]] = (
         "kind", "title", "prompt", "code", "difficulty", "time_limit", "max_attempts", "hint",
-        "explanation", "points", "answer_format", "grading_config",
+        "explanation", "points", "answer_format", "grading_config", "variables",
+        "misconceptions", "pool",
     )  # fmt: skip
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -103,6 +104,11 @@ class PublishedChallenge(FrozenModel):
     points = models.PositiveIntegerField()
     answer_format = models.CharField(max_length=20, choices=AnswerFormat.choices)
     grading_config = models.JSONField(default=dict)
+    # A variable question: each candidate's variant (prompt, code, options, key) is drawn
+    # from these; ``options`` is then empty and ``key`` holds the publish sample.
+    variables = models.TextField(blank=True)
+    misconceptions = models.JSONField(default=list, blank=True)
+    pool = models.SlugField(max_length=80, blank=True)
     # [{"id": "<uuid>", "text": "...", "correct": bool}, ...]: ids are stable for answers.
     options = models.JSONField(default=list)
     # What the grader compares answers with: for choices the correct option ids; for
@@ -119,3 +125,7 @@ class PublishedChallenge(FrozenModel):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.title}"
+
+    @property
+    def is_variable(self) -> bool:
+        return bool(self.variables.strip())

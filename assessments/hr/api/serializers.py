@@ -190,6 +190,13 @@ class InvitationFilterSerializer(PageParametersSerializer):
 # --- results -----------------------------------------------------------------------------
 
 
+class VariantSerializer(serializers.Serializer):
+    variables = serializers.DictField(help_text="The variables drawn for this candidate.")
+    code = serializers.CharField(help_text="The snippet exactly as the candidate saw it.")
+    options = serializers.ListField(child=serializers.DictField())
+    key = serializers.CharField(help_text="What the snippet printed or raised, run by torch.")
+
+
 class ChallengeResultSerializer(serializers.Serializer):
     """How the candidate did on one challenge."""
 
@@ -212,6 +219,9 @@ class ChallengeResultSerializer(serializers.Serializer):
     )
     time_used_seconds = serializers.FloatField(allow_null=True)
     time_limit_seconds = serializers.IntegerField()
+    variant = VariantSerializer(
+        allow_null=True, help_text="A variable question: the candidate's own variant."
+    )
 
 
 class SignalSerializer(serializers.Serializer):
