@@ -29,6 +29,11 @@ from assessments.authoring.models import ChallengeSet, PublishedChallenge
 from assessments.core.choices import CHOICE_FORMATS
 from assessments.invitations.models import Invitation
 from assessments.reports.analytics_flags import Flag, flags_for
+from assessments.reports.analytics_variants import (
+    PoolFigures,
+    pool_figures,
+    variable_option_figures,
+)
 from assessments.reports.item_statistics import discrimination_index, point_biserial, quantile
 from assessments.taking.models import Answer, QuestionState
 from assessments.taking.session import time_used
@@ -58,6 +63,8 @@ class ChallengeFigures:
     format_label: str
     time_limit: int
     versions: list[int]
+    pool: str = ""
+    is_variable: bool = False
     n: int = 0
     correct: int = 0
     share_correct: float | None = None
@@ -94,6 +101,7 @@ class SetAnalytics:
     version: int | None
     sessions: int
     challenges: list[ChallengeFigures]
+    pools: list[PoolFigures] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[ChallengeFigures]:
@@ -107,7 +115,8 @@ def _share(part: int, whole: int) -> float | None:
 def set_analytics(
     challenge_set: ChallengeSet, *, now: datetime, version: int | None = None
 ) -> SetAnalytics:
-    """Return the figures and flags of every challenge of ``challenge_set`` (5 queries).
+    """Return the figures and flags of every challenge of ``challenge_set`` (5 queries, 6
+    when variable choice questions are in scope).
 
     ``version`` (a number) restricts them to that version's sessions; ``ValueError`` if the
     set has no such version.
@@ -124,6 +133,9 @@ def set_analytics(
             "time_limit",
             "max_attempts",
             "options",
+            "pool",
+            "variables",
+            "misconceptions",
             "version__number",
         )
         .order_by("-version__number", "position")
@@ -158,9 +170,13 @@ def set_analytics(
     )
     _count(figures, questions, published)
     _per_session(figures, questions, now=now)
-    _options(figures, published)
+    _options(figures, [c for c in published if not c.is_variable])
+    variable_option_figures(
+        figures, [c for c in published if c.is_variable and c.answer_format in CHOICE_FORMATS]
+    )
     for figure in figures.values():
         figure.flags = flags_for(figure)
+    result.pools = pool_figures(result.challenges)  # adds its flags to the members
     return result
 
 
@@ -180,6 +196,8 @@ def _challenges(published: list[PublishedChallenge]) -> dict[UUID, ChallengeFigu
                 format_label=challenge.get_answer_format_display(),
                 time_limit=challenge.time_limit,
                 versions=[challenge.version.number],
+                pool=challenge.pool,
+                is_variable=challenge.is_variable,
                 is_choice=challenge.answer_format in CHOICE_FORMATS,
             )
         else:
