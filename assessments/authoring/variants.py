@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from assessments.core.choices import CHOICE_FORMATS, Kind
+from assessments.core.choices import CHOICE_FORMATS, AnswerFormat, Kind
 from grading.models import GradingJob
 
 
@@ -44,6 +44,8 @@ def variant_payload(challenge, seeds: list[str]) -> dict[str, Any]:
         "atol": config.get("atol", 1e-4),
         "rtol": config.get("rtol", 1e-4),
         "seeds": seeds,
+        # A code question draws its tests' inputs; its reference is run on each variant.
+        "code_config": config if challenge.answer_format == AnswerFormat.CODE else None,
     }
 
 
@@ -73,13 +75,20 @@ def sample_problems(where: str, job: GradingJob) -> list[str]:
             f"{where}: options collided in {collided} of {draws} draws (at most "
             f"{MAX_COLLISION_SHARE:.0%} allowed); make the misconceptions differ more."
         )
-    shown = {(v["prompt"], v["code"]) for v in variants}
+    shown = {(v["prompt"], v["code"], _tests_text(v)) for v in variants}
     if len(variants) > 1 and len(shown) < 2:
         problems.append(
-            f"{where}: all {len(variants)} sample variants show the same prompt and code; "
+            f"{where}: all {len(variants)} sample variants show the same prompt and code"
+            f"{' and tests' if variants[0].get('grading_config') else ''}; "
             "the variables never change what the candidate sees."
         )
     return problems
+
+
+def _tests_text(variant: dict[str, Any]) -> str:
+    # A code question's variants may differ only in their tests' inputs.
+    tests = (variant.get("grading_config") or {}).get("tests", [])
+    return "\n".join(test["setup"] for test in tests)
 
 
 def sample_key(job: GradingJob) -> dict[str, Any]:
@@ -88,7 +97,13 @@ def sample_key(job: GradingJob) -> dict[str, Any]:
     return {
         "variable": True,
         "preview": [
-            {name: v[name] for name in ("variables", "code", "options", "key")}
+            {
+                **{name: v[name] for name in ("variables", "code", "options", "key")},
+                "tests": [
+                    {"name": t["name"], "setup": t["setup"], "hidden": bool(t.get("hidden"))}
+                    for t in (v.get("grading_config") or {}).get("tests", [])
+                ],
+            }
             for v in variants[:PREVIEW_VARIANTS]
         ],
     }
