@@ -7,11 +7,14 @@ The drawing itself (generator, templates, key and options by execution) is
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat, Kind
+from grading.jobs import grading_job_create
 from grading.models import GradingJob
 
 
@@ -106,4 +109,52 @@ def sample_key(job: GradingJob) -> dict[str, Any]:
             }
             for v in variants[:PREVIEW_VARIANTS]
         ],
+    }
+
+
+def variants_preview_start(*, challenge_set, seeds_per_challenge: int = PREVIEW_VARIANTS) -> list:
+    """Send a job drawing a few fresh variants of each variable draft challenge of a set.
+
+    For the admin's side-by-side preview of a draft (the published version keeps its own).
+    Fresh seeds each time, so an author sees new variants on every draw; the jobs run on the
+    workers like a key check's and carry the challenge's id for the page that shows them.
+    """
+    jobs = []
+    with transaction.atomic():
+        for challenge in challenge_set.challenges.order_by("position", "id"):
+            if not challenge.is_variable:
+                continue
+            seeds = [f"preview:{uuid.uuid4()}" for _ in range(seeds_per_challenge)]
+            payload = {**variant_payload(challenge, seeds), "preview_of": str(challenge.public_id)}
+            jobs.append(
+                grading_job_create(
+                    organization_id=challenge.organization_id,
+                    purpose=GradingJob.Purpose.VARIANT,
+                    answer_format=challenge.answer_format,
+                    payload=payload,  # the author's programs get grading.variants' own limits
+                )
+            )
+    return jobs
+
+
+def preview_variant(variant: dict[str, Any]) -> dict[str, Any]:
+    """Return what the preview shows of one executed variant (a draw's or a version's)."""
+    key = variant.get("key") or {}
+    if "expected" in key:
+        executed = "\n".join(
+            f"{name}: {outcome.get('value')!r}" for name, outcome in key["expected"].items()
+        )
+    elif "printed" in key:
+        executed = key["printed"].rstrip("\n")
+    else:
+        executed = f"{key.get('type', '')}: {key.get('message', '')}"
+    tests = variant.get("tests")
+    if tests is None:
+        tests = (variant.get("grading_config") or {}).get("tests", [])
+    return {
+        "variables": variant.get("variables", {}),
+        "code": variant.get("code", ""),
+        "options": variant.get("options", []),
+        "executed": executed,
+        "tests": tests,
     }
