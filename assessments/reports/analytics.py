@@ -32,7 +32,7 @@ from assessments.reports.analytics_flags import Flag, flags_for
 from assessments.reports.analytics_variants import (
     PoolFigures,
     pool_figures,
-    variable_option_figures,
+    variable_option_counts,
 )
 from assessments.reports.item_statistics import discrimination_index, point_biserial, quantile
 from assessments.taking.models import Answer, QuestionState
@@ -171,9 +171,10 @@ def set_analytics(
     _count(figures, questions, published)
     _per_session(figures, questions, now=now)
     _options(figures, [c for c in published if not c.is_variable])
-    variable_option_figures(
-        figures, [c for c in published if c.is_variable and c.answer_format in CHOICE_FORMATS]
-    )
+    variable_choice = [c for c in published if c.is_variable and c.answer_format in CHOICE_FORMATS]
+    for source_id, counts in variable_option_counts(figures, variable_choice).items():
+        figure = figures[source_id]
+        figure.options = [_option_figure(figure, *count) for count in counts]
     for figure in figures.values():
         figure.flags = flags_for(figure)
     result.pools = pool_figures(result.challenges)  # adds its flags to the members
@@ -295,6 +296,18 @@ def _picked(raw: Any) -> list[str]:
     return []
 
 
+def _option_figure(
+    figure: ChallengeFigures, text: str, correct: bool, picked: int, picked_wrong: int
+) -> OptionFigure:
+    return OptionFigure(
+        text=text,
+        correct=correct,
+        picked=picked,
+        share_of_first=_share(picked, figure.first_answers),
+        share_of_wrong=None if correct else _share(picked_wrong, figure.wrong_first_answers),
+    )
+
+
 def _options(figures: dict[UUID, ChallengeFigures], published: list[PublishedChallenge]) -> None:
     """Which options first attempts picked, grouped in SQL by challenge, answer and verdict."""
     choice = [c for c in published if c.answer_format in CHOICE_FORMATS]
@@ -340,16 +353,11 @@ def _options(figures: dict[UUID, ChallengeFigures], published: list[PublishedCha
     for source_id, keys in order.items():
         figure = figures[source_id]
         figure.options = [
-            OptionFigure(
-                text=text,
-                correct=correct,
-                picked=picked[source_id][(text, correct)],
-                share_of_first=_share(picked[source_id][(text, correct)], figure.first_answers),
-                share_of_wrong=None
-                if correct
-                else _share(picked_wrong[source_id][(text, correct)], figure.wrong_first_answers),
+            _option_figure(
+                figure, text, correct, picked[source_id][key], picked_wrong[source_id][key]
             )
-            for text, correct in keys
+            for key in keys
+            for text, correct in (key,)
         ]
         figure.wrong_options = wrong_options[source_id]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from assessments.invitations.models import Invitation
@@ -24,7 +24,7 @@ from assessments.reports.analytics_flags import MIN_SESSIONS_FOR_FLAGS, Flag, pc
 from assessments.taking.models import Answer
 
 if TYPE_CHECKING:  # the figures module imports this one
-    from assessments.reports.analytics import ChallengeFigures, OptionFigure
+    from assessments.reports.analytics import ChallengeFigures
 
 # A member is flagged when its share correct is this far (or further) from its siblings'...
 POOL_MEMBER_GAP = 0.25
@@ -108,16 +108,26 @@ def _compare_with_siblings(pool: PoolFigures, member: ChallengeFigures) -> None:
     )
 
 
-def variable_option_figures(
+class OptionCount(NamedTuple):
+    """How often first answers picked one option (of a variable question: one origin)."""
+
+    text: str
+    correct: bool
+    picked: int
+    picked_wrong: int
+
+
+def variable_option_counts(
     figures: dict[UUID, ChallengeFigures], variable_choice: list[Any]
-) -> None:
+) -> dict[UUID, list[OptionCount]]:
     """Which misconception (or the key) first answers of variable choice questions picked.
 
-    One query, one row per first answer with its question's variant (the options' ids are
-    the candidate's own); only run when the scope has variable choice questions.
+    Counts each figure's first and wrong first answers as it goes. One query, one row per
+    first answer with its question's variant (the options' ids are the candidate's own);
+    only run when the scope has variable choice questions.
     """
     if not variable_choice:
-        return
+        return {}
     rows = Answer.objects.filter(
         question__challenge__in=[c.pk for c in variable_choice],
         question__invitation__status=Invitation.Status.COMPLETED,
@@ -143,31 +153,22 @@ def variable_option_figures(
             picked[source_id][label] += 1
             if correct is False:
                 picked_wrong[source_id][label] += 1
+    counts: dict[UUID, list[OptionCount]] = {}
     for source_id, keys in labels.items():
-        figure = figures[source_id]
-        figure.options = [
-            _option(figure, key, picked[source_id][key], picked_wrong[source_id][key])
-            for key in keys
+        counts[source_id] = [
+            OptionCount(
+                "the key (this candidate's own)" if correct else f"misconception: {label}",
+                correct,
+                picked[source_id][(label, correct)],
+                picked_wrong[source_id][(label, correct)],
+            )
+            for label, correct in keys
         ]
-        figure.wrong_options = len(keys) - 1
+        figures[source_id].wrong_options = len(keys) - 1
+    return counts
 
 
 def _ids(raw: Any) -> list[str]:
     if isinstance(raw, str):
         return [raw]
     return [str(item) for item in raw] if isinstance(raw, list) else []
-
-
-def _option(figure: ChallengeFigures, key: tuple[str, bool], n: int, wrong: int) -> OptionFigure:
-    from assessments.reports.analytics import OptionFigure  # it imports this module
-
-    label, correct = key
-    return OptionFigure(
-        text="the key (this candidate's own)" if correct else f"misconception: {label}",
-        correct=correct,
-        picked=n,
-        share_of_first=n / figure.first_answers if figure.first_answers else None,
-        share_of_wrong=None
-        if correct
-        else (wrong / figure.wrong_first_answers if figure.wrong_first_answers else None),
-    )
