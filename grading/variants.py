@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from grading.graders.code import RESULTS_NAME, build_harness
 from grading.sandbox.client import SandboxClient
 from grading.schema import SchemaError, read_report, read_variables
 from grading.values import ValueParseError, parse_exception_text, printed_outputs_match
@@ -94,6 +95,8 @@ class VariantSpec:
     misconceptions: list[dict[str, str]]
     atol: float = 1e-4
     rtol: float = 1e-4
+    # A code question: its tests' setup are templates, the reference run per variant is the key.
+    code_config: dict[str, Any] | None = None
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> VariantSpec:
@@ -105,6 +108,7 @@ class VariantSpec:
             misconceptions=list(payload.get("misconceptions", [])),
             atol=float(payload.get("atol", 1e-4)),
             rtol=float(payload.get("rtol", 1e-4)),
+            code_config=payload.get("code_config"),
         )
 
 
@@ -163,6 +167,8 @@ def draw_variant(client: SandboxClient, spec: VariantSpec, seed: str, job_id: st
             ]
         except TemplateError as exc:
             raise VariantError(str(exc), variables=variables) from exc
+        if spec.code_config is not None:
+            return _code_variant(client, spec, rendered, variables, draw, f"{job_id}-{draw}")
         try:
             return _variant(client, spec, rendered, programs, variables, draw, f"{job_id}-{draw}")
         except _Collision as exc:
@@ -232,6 +238,50 @@ def _variant(client, spec, rendered, programs, variables, draw, job_id) -> dict:
         "options": options,
         "key": key,
         "torch_version": snippet.torch_version,
+    }
+
+
+def _rendered_tests(config: dict[str, Any], variables: dict[str, Any]) -> dict[str, Any]:
+    try:
+        tests = [
+            {**test, "setup": render_template(test["setup"], variables)} for test in config["tests"]
+        ]
+    except TemplateError as exc:
+        raise VariantError(f"a test's setup: {exc}", variables=variables) from exc
+    return {**config, "tests": tests}
+
+
+def _code_variant(client, spec, rendered, variables, draw, job_id) -> dict:
+    """A code question's variant: its tests drawn for this seed, the reference's results the key.
+
+    Hidden tests are drawn and run too; a candidate never sees their setup (``split_tests``).
+    """
+    config = _rendered_tests(spec.code_config, variables)
+    harness = build_harness(source=config["reference"], config=config)
+    report = _run(client, harness, f"{job_id}-ref", [RESULTS_NAME])
+    if report.verdict != "ok":
+        raise VariantError(
+            f"the reference solution ended with {report.verdict}: {_result_text(report)[:500]}",
+            variables=variables,
+        )
+    expected = report.values.get(RESULTS_NAME)
+    if not isinstance(expected, dict):
+        raise VariantError("the reference solution returned no results", variables=variables)
+    for test in config["tests"]:
+        outcome = expected.get(test["name"])
+        if not isinstance(outcome, dict) or outcome.get("ok") is not True:
+            error = outcome.get("error") if isinstance(outcome, dict) else "no result"
+            raise VariantError(
+                f"the reference fails test {test['name']!r}: {error}", variables=variables
+            )
+    return {
+        "draw": draw,
+        "variables": variables,
+        **rendered,
+        "options": [],
+        "key": {"expected": expected},
+        "grading_config": config,
+        "torch_version": report.torch_version,
     }
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from assessments.core.choices import (
     ATTEMPTS_RANGE,
+    CHOICE_FORMATS,
     FORMATS_BY_KIND,
     KINDS_WITH_CODE,
     TIME_LIMIT_RANGE,
@@ -24,7 +25,12 @@ from assessments.core.choices import (
     Kind,
     Navigation,
 )
-from grading.formats import ConfigError, OptionSpec, validate_grading_config
+from grading.formats import (
+    ConfigError,
+    OptionSpec,
+    validate_grading_config,
+    validate_variable_grading_config,
+)
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_FILE_BYTES = 1_000_000
@@ -40,8 +46,8 @@ CHALLENGE_FIELDS = {
 }  # fmt: skip
 # Variable questions (docs/challenge-format.md, "Variables"): kinds whose key is executed,
 # and the formats whose key comes from that execution.
-VARIABLE_KINDS = {"predict_output", "debug"}
-VARIABLE_FORMATS = {"single_choice", "tensor_value", "exception"}
+VARIABLE_KINDS = {"predict_output", "debug", "code"}
+VARIABLE_FORMATS = {"single_choice", "tensor_value", "exception", "code"}
 MISCONCEPTION_FIELDS = {"label", "code", "text"}
 MAX_MISCONCEPTIONS = 8
 
@@ -226,13 +232,21 @@ def _check_variables(raw: dict, data: ChallengeData, where: str, errors: _Collec
         )
     if data.options:
         errors.add(where, "field 'options' must be omitted: misconceptions make the options")
+    if fmt == "code" and data.misconceptions:
+        errors.add(where, "field 'misconceptions' is for choice questions, not code")
     if fmt == "single_choice" and not data.misconceptions:
         errors.add(where, "a variable single-choice question needs at least one misconception")
 
 
-def variable_option_specs(misconceptions: list[dict[str, str]]) -> list[OptionSpec]:
+def variable_option_specs(
+    misconceptions: list[dict[str, str]], answer_format: str
+) -> list[OptionSpec]:
     """Stand-in options of a variable choice question: the executed key and one per
-    misconception (the real ones are computed per variant), for the format's checks."""
+    misconception (the real ones are computed per variant), for the format's checks.
+
+    The other formats (tensor value, exception, code) have no options at all."""
+    if answer_format not in CHOICE_FORMATS:
+        return []
     return [OptionSpec(text="(the executed key)", correct=True)] + [
         OptionSpec(text=m["label"], correct=False) for m in misconceptions
     ]
@@ -290,9 +304,11 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
     if data.answer_format and len(errors.problems) == before:
         try:
             specs = [OptionSpec(text=o.text, correct=o.correct) for o in data.options]
+            validate = validate_grading_config
             if data.variables:
-                specs = variable_option_specs(data.misconceptions)
-            data.grading = validate_grading_config(data.answer_format, raw.get("grading"), specs)
+                specs = variable_option_specs(data.misconceptions, data.answer_format)
+                validate = validate_variable_grading_config
+            data.grading = validate(data.answer_format, raw.get("grading"), specs)
         except ConfigError as exc:
             errors.add(where, f"field '{exc.field}': {exc.message}")
     return data

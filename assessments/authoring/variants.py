@@ -7,11 +7,14 @@ The drawing itself (generator, templates, key and options by execution) is
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
-from assessments.core.choices import CHOICE_FORMATS, Kind
+from assessments.core.choices import CHOICE_FORMATS, AnswerFormat, Kind
+from grading.jobs import grading_job_create
 from grading.models import GradingJob
 
 
@@ -44,6 +47,8 @@ def variant_payload(challenge, seeds: list[str]) -> dict[str, Any]:
         "atol": config.get("atol", 1e-4),
         "rtol": config.get("rtol", 1e-4),
         "seeds": seeds,
+        # A code question draws its tests' inputs; its reference is run on each variant.
+        "code_config": config if challenge.answer_format == AnswerFormat.CODE else None,
     }
 
 
@@ -73,13 +78,20 @@ def sample_problems(where: str, job: GradingJob) -> list[str]:
             f"{where}: options collided in {collided} of {draws} draws (at most "
             f"{MAX_COLLISION_SHARE:.0%} allowed); make the misconceptions differ more."
         )
-    shown = {(v["prompt"], v["code"]) for v in variants}
+    shown = {(v["prompt"], v["code"], _tests_text(v)) for v in variants}
     if len(variants) > 1 and len(shown) < 2:
         problems.append(
-            f"{where}: all {len(variants)} sample variants show the same prompt and code; "
+            f"{where}: all {len(variants)} sample variants show the same prompt and code"
+            f"{' and tests' if variants[0].get('grading_config') else ''}; "
             "the variables never change what the candidate sees."
         )
     return problems
+
+
+def _tests_text(variant: dict[str, Any]) -> str:
+    # A code question's variants may differ only in their tests' inputs.
+    tests = (variant.get("grading_config") or {}).get("tests", [])
+    return "\n".join(test["setup"] for test in tests)
 
 
 def sample_key(job: GradingJob) -> dict[str, Any]:
@@ -88,7 +100,61 @@ def sample_key(job: GradingJob) -> dict[str, Any]:
     return {
         "variable": True,
         "preview": [
-            {name: v[name] for name in ("variables", "code", "options", "key")}
+            {
+                **{name: v[name] for name in ("variables", "code", "options", "key")},
+                "tests": [
+                    {"name": t["name"], "setup": t["setup"], "hidden": bool(t.get("hidden"))}
+                    for t in (v.get("grading_config") or {}).get("tests", [])
+                ],
+            }
             for v in variants[:PREVIEW_VARIANTS]
         ],
+    }
+
+
+def variants_preview_start(*, challenge_set, seeds_per_challenge: int = PREVIEW_VARIANTS) -> list:
+    """Send a job drawing a few fresh variants of each variable draft challenge of a set.
+
+    For the admin's side-by-side preview of a draft (the published version keeps its own).
+    Fresh seeds each time, so an author sees new variants on every draw; the jobs run on the
+    workers like a key check's and carry the challenge's id for the page that shows them.
+    """
+    jobs = []
+    with transaction.atomic():
+        for challenge in challenge_set.challenges.order_by("position", "id"):
+            if not challenge.is_variable:
+                continue
+            seeds = [f"preview:{uuid.uuid4()}" for _ in range(seeds_per_challenge)]
+            payload = {**variant_payload(challenge, seeds), "preview_of": str(challenge.public_id)}
+            jobs.append(
+                grading_job_create(
+                    organization_id=challenge.organization_id,
+                    purpose=GradingJob.Purpose.VARIANT,
+                    answer_format=challenge.answer_format,
+                    payload=payload,  # the author's programs get grading.variants' own limits
+                )
+            )
+    return jobs
+
+
+def preview_variant(variant: dict[str, Any]) -> dict[str, Any]:
+    """Return what the preview shows of one executed variant (a draw's or a version's)."""
+    key = variant.get("key") or {}
+    if "expected" in key:
+        executed = "\n".join(
+            f"{name}: {outcome.get('value')!r}" for name, outcome in key["expected"].items()
+        )
+    elif "printed" in key:
+        executed = key["printed"].rstrip("\n")
+    else:
+        executed = f"{key.get('type', '')}: {key.get('message', '')}"
+    tests = variant.get("tests")
+    if tests is None:
+        tests = (variant.get("grading_config") or {}).get("tests", [])
+    return {
+        "variables": variant.get("variables", {}),
+        "code": variant.get("code", ""),
+        "options": variant.get("options", []),
+        "executed": executed,
+        "tests": tests,
     }

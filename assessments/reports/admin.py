@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assessments.authoring.admin import ChallengeSetAdmin
-from assessments.reports import analytics, analytics_flags, charts
+from assessments.reports import analytics, analytics_flags, analytics_variants, charts
 from assessments.reports.analytics import ChallengeFigures, SetAnalytics
 from assessments.templatetags.analytics_format import percent
 
@@ -131,6 +131,8 @@ def analytics_view(model_admin):
                 "distractor_wrong": analytics_flags.DISTRACTOR_MIN_WRONG_ANSWERS,
                 "time": analytics_flags.TIME_OUT_SHARE,
                 "discrimination": analytics_flags.LOW_DISCRIMINATION_BELOW,
+                "pool_gap": analytics_variants.POOL_MEMBER_GAP,
+                "pool_z": analytics_variants.POOL_MEMBER_MIN_Z,
             },
         }
         return render(request, "admin/assessments/challengeset/analytics.html", context)

@@ -29,6 +29,11 @@ from assessments.authoring.models import ChallengeSet, PublishedChallenge
 from assessments.core.choices import CHOICE_FORMATS
 from assessments.invitations.models import Invitation
 from assessments.reports.analytics_flags import Flag, flags_for
+from assessments.reports.analytics_variants import (
+    PoolFigures,
+    pool_figures,
+    variable_option_counts,
+)
 from assessments.reports.item_statistics import discrimination_index, point_biserial, quantile
 from assessments.taking.models import Answer, QuestionState
 from assessments.taking.session import time_used
@@ -58,6 +63,8 @@ class ChallengeFigures:
     format_label: str
     time_limit: int
     versions: list[int]
+    pool: str = ""
+    is_variable: bool = False
     n: int = 0
     correct: int = 0
     share_correct: float | None = None
@@ -94,6 +101,7 @@ class SetAnalytics:
     version: int | None
     sessions: int
     challenges: list[ChallengeFigures]
+    pools: list[PoolFigures] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[ChallengeFigures]:
@@ -107,7 +115,8 @@ def _share(part: int, whole: int) -> float | None:
 def set_analytics(
     challenge_set: ChallengeSet, *, now: datetime, version: int | None = None
 ) -> SetAnalytics:
-    """Return the figures and flags of every challenge of ``challenge_set`` (5 queries).
+    """Return the figures and flags of every challenge of ``challenge_set`` (5 queries, 6
+    when variable choice questions are in scope).
 
     ``version`` (a number) restricts them to that version's sessions; ``ValueError`` if the
     set has no such version.
@@ -124,6 +133,9 @@ def set_analytics(
             "time_limit",
             "max_attempts",
             "options",
+            "pool",
+            "variables",
+            "misconceptions",
             "version__number",
         )
         .order_by("-version__number", "position")
@@ -158,9 +170,14 @@ def set_analytics(
     )
     _count(figures, questions, published)
     _per_session(figures, questions, now=now)
-    _options(figures, published)
+    _options(figures, [c for c in published if not c.is_variable])
+    variable_choice = [c for c in published if c.is_variable and c.answer_format in CHOICE_FORMATS]
+    for source_id, counts in variable_option_counts(figures, variable_choice).items():
+        figure = figures[source_id]
+        figure.options = [_option_figure(figure, *count) for count in counts]
     for figure in figures.values():
         figure.flags = flags_for(figure)
+    result.pools = pool_figures(result.challenges)  # adds its flags to the members
     return result
 
 
@@ -180,6 +197,8 @@ def _challenges(published: list[PublishedChallenge]) -> dict[UUID, ChallengeFigu
                 format_label=challenge.get_answer_format_display(),
                 time_limit=challenge.time_limit,
                 versions=[challenge.version.number],
+                pool=challenge.pool,
+                is_variable=challenge.is_variable,
                 is_choice=challenge.answer_format in CHOICE_FORMATS,
             )
         else:
@@ -277,6 +296,18 @@ def _picked(raw: Any) -> list[str]:
     return []
 
 
+def _option_figure(
+    figure: ChallengeFigures, text: str, correct: bool, picked: int, picked_wrong: int
+) -> OptionFigure:
+    return OptionFigure(
+        text=text,
+        correct=correct,
+        picked=picked,
+        share_of_first=_share(picked, figure.first_answers),
+        share_of_wrong=None if correct else _share(picked_wrong, figure.wrong_first_answers),
+    )
+
+
 def _options(figures: dict[UUID, ChallengeFigures], published: list[PublishedChallenge]) -> None:
     """Which options first attempts picked, grouped in SQL by challenge, answer and verdict."""
     choice = [c for c in published if c.answer_format in CHOICE_FORMATS]
@@ -322,16 +353,11 @@ def _options(figures: dict[UUID, ChallengeFigures], published: list[PublishedCha
     for source_id, keys in order.items():
         figure = figures[source_id]
         figure.options = [
-            OptionFigure(
-                text=text,
-                correct=correct,
-                picked=picked[source_id][(text, correct)],
-                share_of_first=_share(picked[source_id][(text, correct)], figure.first_answers),
-                share_of_wrong=None
-                if correct
-                else _share(picked_wrong[source_id][(text, correct)], figure.wrong_first_answers),
+            _option_figure(
+                figure, text, correct, picked[source_id][key], picked_wrong[source_id][key]
             )
-            for text, correct in keys
+            for key in keys
+            for text, correct in (key,)
         ]
         figure.wrong_options = wrong_options[source_id]
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -112,9 +113,39 @@ def variant_store(*, job_id: int, now: datetime) -> QuestionState | None:
         if job is not None and job.status == GradingJob.Status.DONE and variants:
             question.variant, question.variant_status = variants[0], VariantStatus.READY
             question.save(update_fields=["variant", "variant_status"])
-            return question
-        _void(question, now)
+        else:
+            _void(question, now)
+        _start_overall_clock_if_prepared(question.invitation_id, now)
     return question
+
+
+def _start_overall_clock_if_prepared(invitation_id: int, now: datetime) -> None:
+    """Start a set's overall clock again once every variant is prepared (row locks held).
+
+    The wait for the workers must not count against the candidate: the overall deadline
+    becomes ``now`` plus the whole limit, which is the deadline fixed at the start pushed
+    back by the wait. A question opened during the wait whose deadline was cut at the old
+    overall deadline gets the time the new one allows.
+    """
+    invitation = Invitation.objects.select_for_update(of=("self",)).select_related("version")
+    invitation = invitation.get(pk=invitation_id)
+    limit = invitation.version.time_limit
+    if invitation.deadline is None or not limit:
+        return
+    if QuestionState.objects.filter(
+        invitation_id=invitation_id, variant_status=VariantStatus.PREPARING
+    ).exists():
+        return
+    old = invitation.deadline
+    new = now + timedelta(seconds=math.ceil(limit * float(invitation.time_multiplier)))
+    if new <= old:
+        return
+    Invitation.objects.filter(pk=invitation_id).update(deadline=new)
+    for cut in QuestionState.objects.filter(
+        invitation_id=invitation_id, deadline=old, closed_at__isnull=True
+    ):
+        cut.deadline = min(cut.opened_at + timedelta(seconds=cut.time_limit), new)
+        cut.save(update_fields=["deadline"])
 
 
 def _void(question: QuestionState, now: datetime) -> None:
@@ -155,6 +186,8 @@ def variant_challenge(question: QuestionState) -> PublishedChallenge:
         {"id": o["id"], "text": o["text"], "correct": o["correct"]} for o in variant["options"]
     ]
     shown.key = dict(variant["key"])
+    if "grading_config" in variant:  # a code question: this candidate's own test inputs
+        shown.grading_config = variant["grading_config"]
     if challenge.answer_format in CHOICE_FORMATS:
         shown.key = {
             "correct": [o["id"] for o in shown.options if o["correct"]],
@@ -169,7 +202,12 @@ def variant_summary(question: QuestionState) -> dict | None:
         return None
     variant = question.variant
     key = variant["key"]
-    key_text = key.get("printed") or f"{key.get('type', '')}: {key.get('message', '')}"
+    if "expected" in key:  # a code question: the reference's result on each drawn test
+        key_text = "\n".join(
+            f"{name}: {outcome.get('value')!r}" for name, outcome in key["expected"].items()
+        )
+    else:
+        key_text = key.get("printed") or f"{key.get('type', '')}: {key.get('message', '')}"
     return {
         "variables": variant["variables"],
         "code": variant["code"],

@@ -62,7 +62,7 @@ def test_variable_questions_and_pools_are_validated_with_clear_reasons():
     )
     assert "options' must be omitted" in problems
     assert "needs at least one misconception" in problems
-    assert "field 'variables' is for kinds debug, predict_output" in problems
+    assert "field 'variables' is for kinds code, debug, predict_output" in problems
     assert "needs exactly one of 'code'" in problems
     assert "needs answer_format" in problems
     assert "pool 'p': every challenge must have the same kind and difficulty" in problems

@@ -25,7 +25,12 @@ from assessments.core.choices import (
     Kind,
     Navigation,
 )
-from grading.formats import ConfigError, OptionSpec, validate_grading_config
+from grading.formats import (
+    ConfigError,
+    OptionSpec,
+    validate_grading_config,
+    validate_variable_grading_config,
+)
 
 
 class ChallengeSet(TenantModel):
@@ -157,11 +162,10 @@ class Challenge(TenantModel):
             # A variable question's options are computed per variant; check the stand-ins.
             from assessments.authoring.content import variable_option_specs
 
-            options = variable_option_specs(self.misconceptions)
+            options = variable_option_specs(self.misconceptions, self.answer_format)
+        validate = validate_variable_grading_config if self.is_variable else validate_grading_config
         try:
-            self.grading_config = validate_grading_config(
-                self.answer_format, self.grading_config, options
-            )
+            self.grading_config = validate(self.answer_format, self.grading_config, options)
         except ConfigError as exc:
             field = "grading_config" if exc.field.startswith("grading") else "__all__"
             raise ValidationError({field: f"{exc.field}: {exc.message}"}) from exc
