@@ -144,11 +144,14 @@ declare -A CHILDREN=()
 STOPPING=0
 
 stop_children() {
-  # Runs once: the traps are removed first, so no signal re-enters it (the old recipe's
-  # `trap 'kill 0' ...` signalled its own shell, re-entered its trap and crashed bash).
+  # Runs once: further INT and TERM are ignored, not reset to their default, so neither
+  # re-enters it (the old recipe's `trap 'kill 0' ...` signalled its own shell, re-entered
+  # its trap and crashed bash) nor kills it halfway: a supervisor's `kill -TERM -- -PGID`
+  # reaches this script twice, once from the supervisor and once forwarded by make.
   ((STOPPING)) && return
   STOPPING=1
-  trap - INT TERM EXIT
+  trap '' INT TERM
+  trap - EXIT
   local pid name deadline
   for pid in "${!CHILDREN[@]}"; do
     # Celery stops its own pool and beat: signalling them too makes its shutdown wait on
