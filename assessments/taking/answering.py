@@ -9,10 +9,11 @@ answers go to a worker, whose callback (``answer_graded``) stores the verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from assessments.authoring.models import PublishedChallenge
@@ -268,7 +269,38 @@ def _apply_verdict(
     """
     _verdict_to_answer(question, answer, job, now)
     answer.save()
+    if answer.status == Answer.Status.FAILED:
+        _give_back_time(invitation, question, waited=now - answer.submitted_at, now=now)
     _verdict_to_question(question, answer, now)
+
+
+def _give_back_time(
+    invitation: Invitation, question: QuestionState, *, waited: timedelta, now: datetime
+) -> None:
+    """Our failure cost no time: move the deadlines by the wait, reopening a question it closed.
+
+    The question (and the set, if it has an overall deadline) gets back the time from the
+    answer's submission to the failed verdict; a question the clock closed meanwhile reopens
+    while the session runs. The caller holds the question's row lock.
+    """
+    if waited <= timedelta(0) or invitation.status != Invitation.Status.STARTED:
+        return
+    if invitation.deadline is not None:
+        invitation.deadline += waited
+        Invitation.objects.filter(pk=invitation.pk, deadline__isnull=False).update(
+            deadline=F("deadline") + waited, updated_at=now
+        )
+    if question.deadline is not None:
+        question.deadline += waited
+        if invitation.deadline is not None:
+            question.deadline = min(question.deadline, invitation.deadline)
+    fields = ["deadline"]
+    if question.closed_reason == QuestionState.Closed.TIME and not time_is_up(
+        invitation, question, now
+    ):
+        question.closed_at, question.closed_reason = None, ""
+        fields += ["closed_at", "closed_reason"]
+    question.save(update_fields=fields)
 
 
 def _verdict_to_answer(question: QuestionState, answer: Answer, job: GradingJob, now) -> None:
