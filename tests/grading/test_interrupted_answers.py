@@ -263,3 +263,26 @@ def test_no_time_is_given_back_once_the_session_is_over(tenant_a, sandbox_socket
         answer = answer_graded(job_id=job_id, now=start + timedelta(seconds=30))
     assert answer.status == "failed"
     assert _question(invitation).deadline == deadline
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "source",
+    ["x = " + "1 + " * 12_000 + "1\n", "x = " + "-" * 40_000 + "1\n", "f" + "()" * 20_000 + "\n"],
+    ids=["long sum", "unary minus", "calls"],
+)
+def test_code_too_deep_for_the_parser_is_a_clear_refusal_not_an_error(
+    tenant_a, sandbox_socket, source
+):
+    # Python's parser raises RecursionError or MemoryError on these, not SyntaxError.
+    invitation = _open_session(tenant_a)
+    client = Client()
+    response = client.post(
+        f"/t/{invitation.token}/q/1/answer/",
+        {"answer": source, "submission_id": uuid.uuid4()},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"] == "The code is nested too deeply to be read."
+    question = _question(invitation)
+    assert (question.attempts_used, question.pending) == (0, False)
