@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from accounts.tenancy import tenant_context
 from assessments.authoring.models import PublishedChallenge
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat
 from assessments.invitations.models import Invitation
@@ -362,3 +363,27 @@ def answer_graded(*, job_id: int, now: datetime) -> Answer | None:
         _apply_verdict(invitation, question, answer, answer.grading_job, now)
     _complete_when_done(invitation, question, now)
     return answer
+
+
+#: How long a finished job's callback may take before the sweeper applies the verdict itself.
+CALLBACK_GRACE = timedelta(seconds=60)
+
+
+def answers_graded_sweep(*, now: datetime) -> int:
+    """Apply the verdicts whose callback never came (a broker that lost it, a failed task).
+
+    Without this the answer would stay pending for good: the question never reopens or
+    closes and the session never completes. Return how many answers were brought up to date.
+    """
+    # Crossing tenants is the point: one sweeper serves every organization.
+    lost = list(
+        Answer.all_tenants.filter(
+            status=Answer.Status.PENDING,
+            grading_job__status__in=[GradingJob.Status.DONE, GradingJob.Status.FAILED],
+            grading_job__finished_at__lt=now - CALLBACK_GRACE,
+        ).values_list("organization_id", "grading_job_id")
+    )
+    for organization_id, job_id in lost:
+        with tenant_context(organization_id):
+            answer_graded(job_id=job_id, now=now)
+    return len(lost)

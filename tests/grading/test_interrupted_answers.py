@@ -24,7 +24,8 @@ from accounts.tenancy import tenant_context
 from assessments.models import Answer, Invitation, QuestionState
 from assessments.taking.answering import answer_graded, answer_submit
 from assessments.taking.session import question_open, session_questions, session_start, session_sync
-from grading.jobs import grading_job_fail
+from assessments.tasks import sweep_sessions
+from grading.jobs import grading_job_fail, grading_job_run
 from grading.models import GradingJob
 from grading.tasks import run_grading_job
 from tests.candidates.conftest import invite
@@ -41,6 +42,7 @@ while time.monotonic() < _until:
 def batch_norm(x, eps=1e-5):
     return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps)
 """
+CORRECT_NOW = BUSY_CORRECT.replace("+ 1.0", "+ 0.0")
 # CPU seconds after which a sandbox child is running a job (set-up takes a few ms).
 BUSY_CPU_SECONDS = 0.2
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -286,3 +288,28 @@ def test_code_too_deep_for_the_parser_is_a_clear_refusal_not_an_error(
     assert response.json()["error"] == "The code is nested too deeply to be read."
     question = _question(invitation)
     assert (question.attempts_used, question.pending) == (0, False)
+
+
+@pytest.mark.django_db
+def test_a_verdict_whose_callback_was_lost_is_applied_by_the_sweeper(tenant_a, sandbox_socket):
+    # In this (non-transactional) test nothing is sent on commit: the job runs and its
+    # verdict is stored, but its callback never reaches a worker, as when a broker loses it.
+    invitation = _open_session(tenant_a)
+    with tenant_context(invitation.organization_id):
+        submitted = answer_submit(
+            invitation, position=1, raw=CORRECT_NOW, submission_id=_sid(1), now=timezone.now()
+        )
+        job = grading_job_run(job_id=submitted.answer.grading_job_id)
+    assert job.status == "done" and job.correct
+    assert sweep_sessions() == {"expired": 0, "completed": 0}  # within the callback's grace
+    assert _question(invitation).pending
+    GradingJob.all_tenants.filter(pk=job.pk).update(
+        finished_at=timezone.now() - timedelta(minutes=5)
+    )
+    sweep_sessions()
+    answer = Answer.all_tenants.get(pk=submitted.answer.pk)
+    assert (answer.status, answer.correct, answer.attempt) == ("graded", True, 1)
+    question = _question(invitation)
+    assert (question.pending, question.closed_reason) == (False, "correct")
+    invitation.refresh_from_db()
+    assert invitation.status == "completed"  # its only question is done
