@@ -36,15 +36,15 @@ from tests.candidates.test_worker_path import _code_set, _wait_graded
 BUSY_CORRECT = """\
 import time
 import torch
-_until = time.monotonic() + 1.0
+_until = time.monotonic() + 1.5
 while time.monotonic() < _until:
     pass
 def batch_norm(x, eps=1e-5):
     return (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps)
 """
-CORRECT_NOW = BUSY_CORRECT.replace("+ 1.0", "+ 0.0")
+CORRECT_NOW = BUSY_CORRECT.replace("+ 1.5", "+ 0.0")
 # CPU seconds after which a sandbox child is running a job (set-up takes a few ms).
-BUSY_CPU_SECONDS = 0.2
+BUSY_CPU_SECONDS = 0.1
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -64,36 +64,36 @@ def _server_pid(socket_path: str) -> int:
     raise AssertionError(f"no sandbox server serves {socket_path}")
 
 
+def _descendants(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                children = [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
+    return found
+
+
 def _busy_job_processes(server_pid: int) -> list[int]:
     """Pids of this sandbox's job children (an unprivileged uid) that are running code."""
-    parents, busy = {}, []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    busy = []
+    for pid in _descendants(server_pid):  # a few processes: scanned many times a second
         try:
-            status = (entry / "status").read_text()
-            stat = (entry / "stat").read_text()
+            status = Path(f"/proc/{pid}/status").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
         fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        pid = int(entry.name)
-        parents[pid] = int(fields["PPid"])
         uid = int(fields["Uid"].split()[0])
         after_name = stat.rsplit(")", 1)[1].split()
         cpu = (int(after_name[11]) + int(after_name[12])) / TICKS  # utime + stime
         if uid not in (0, 65534) and cpu >= BUSY_CPU_SECONDS:
             busy.append(pid)
-
-    def descends_from_server(pid: int) -> bool:
-        for _ in range(10):
-            pid = parents.get(pid, 0)
-            if pid == server_pid:
-                return True
-            if pid <= 1:
-                return False
-        return False
-
-    return [pid for pid in busy if descends_from_server(pid)]
+    return busy
 
 
 class Killer:
@@ -123,7 +123,7 @@ class Killer:
                     except ProcessLookupError:
                         continue
                     self.killed.append(pid)
-            time.sleep(0.03)
+            time.sleep(0.01)
 
 
 def _open_session(tenant):
