@@ -20,13 +20,32 @@ from grading.sandbox.client import SandboxClient, SandboxUnavailable
 from grading.schema import RunReport, read_report
 from grading.variants import VariantSpec, draw_variants
 
+# The candidate's headline per verdict; the sandbox's own message (which limit, how much)
+# follows it, so "output" says whether it was printing or the values returned.
 SANDBOX_MESSAGES = {
     "time_limit": "Your code ran out of time.",
     "memory_limit": "Your code used more memory than allowed.",
-    "output_limit": "Your code printed more output than allowed.",
+    "output_limit": "Your code produced more output than allowed.",
     "forbidden": "Your code tried something the sandbox does not allow.",
     "error": "Your code raised an error.",
 }
+
+
+def sandbox_feedback(report: RunReport) -> str:
+    """Say why a run of the candidate's code did not end ``ok``, in the sandbox's own terms.
+
+    Only for the run of shown tests: a hidden run's reasons never reach the candidate.
+    """
+    text = SANDBOX_MESSAGES.get(report.verdict, "Your code failed.")
+    exception = report.exception
+    # An error's message is its exception's type, which the exception itself says better.
+    if report.message and not (exception and report.verdict == "error"):
+        if report.verdict == "error":
+            text = "Your code failed."  # no exception: killed by a signal, or no result
+        text = f"{text[:-1]} ({report.message})."
+    if exception:
+        text += f" {exception['type']}: {exception['message']}"
+    return text
 
 
 class JobInterrupted(SandboxUnavailable):
@@ -170,9 +189,7 @@ def _execute_code_answer(job: GradingJob, client: SandboxClient, source: str) ->
     )
     feedback = verdict.feedback
     if shown is not None and shown.verdict != "ok":
-        feedback = f"{SANDBOX_MESSAGES.get(shown.verdict, 'Your code failed.')} {feedback}"
-        if shown.exception:
-            feedback += f" {shown.exception['type']}: {shown.exception['message']}"
+        feedback = f"{sandbox_feedback(shown)} {feedback}"
     reported = shown if shown is not None else hidden
     return Outcome(
         sandbox_verdict=reported.verdict,

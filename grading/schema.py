@@ -9,7 +9,8 @@ schema (documented for authors in ``docs/grading.md``):
 - The response: a known ``verdict``; ``stdout``/``stderr`` strings (cut to
   ``MAX_OUTPUT_CHARS``); ``exception`` null or string ``type``/``message``/``traceback``
   (capped); ``values`` an object; ``wall_ms``/``cpu_ms`` finite non-negative numbers (else
-  unknown). A response that is not an object or names an unknown verdict is our failure
+  unknown); ``message`` null or the server's own string for the verdict (capped). A
+  response that is not an object or names an unknown verdict is our failure
   (``SandboxResponseInvalid``, retried), never the candidate's.
 - A comparable value is one of: a number (an integer within +-2**63, a finite float, or
   the markers ``"nan"``, ``"inf"``, ``"-inf"``), a bool, a nested list of numbers with
@@ -73,6 +74,9 @@ class RunReport:
     cpu_ms: float | None
     torch_version: str
     sandbox_error: str | None
+    #: The server's own words for the verdict (a limit and its size; for ``error`` the
+    #: exception's type or why no result came): written by the sandbox, not by the job.
+    message: str | None = None
 
 
 def _capped(value: Any, limit: int) -> str:
@@ -110,6 +114,7 @@ def read_report(response: Any) -> RunReport:
         cpu_ms=_duration(response.get("cpu_ms")),
         torch_version=_capped(response.get("torch_version"), 100),
         sandbox_error=sandbox_error[:2000] if isinstance(sandbox_error, str) else None,
+        message=_capped(response.get("message"), 500) or None,
     )
 
 

@@ -9,12 +9,14 @@ answers go to a worker, whose callback (``answer_graded``) stores the verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
+from accounts.tenancy import tenant_context
 from assessments.authoring.models import PublishedChallenge
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat
 from assessments.invitations.models import Invitation
@@ -268,7 +270,38 @@ def _apply_verdict(
     """
     _verdict_to_answer(question, answer, job, now)
     answer.save()
+    if answer.status == Answer.Status.FAILED:
+        _give_back_time(invitation, question, waited=now - answer.submitted_at, now=now)
     _verdict_to_question(question, answer, now)
+
+
+def _give_back_time(
+    invitation: Invitation, question: QuestionState, *, waited: timedelta, now: datetime
+) -> None:
+    """Our failure cost no time: move the deadlines by the wait, reopening a question it closed.
+
+    The question (and the set, if it has an overall deadline) gets back the time from the
+    answer's submission to the failed verdict; a question the clock closed meanwhile reopens
+    while the session runs. The caller holds the question's row lock.
+    """
+    if waited <= timedelta(0) or invitation.status != Invitation.Status.STARTED:
+        return
+    if invitation.deadline is not None:
+        invitation.deadline += waited
+        Invitation.objects.filter(pk=invitation.pk, deadline__isnull=False).update(
+            deadline=F("deadline") + waited, updated_at=now
+        )
+    if question.deadline is not None:
+        question.deadline += waited
+        if invitation.deadline is not None:
+            question.deadline = min(question.deadline, invitation.deadline)
+    fields = ["deadline"]
+    if question.closed_reason == QuestionState.Closed.TIME and not time_is_up(
+        invitation, question, now
+    ):
+        question.closed_at, question.closed_reason = None, ""
+        fields += ["closed_at", "closed_reason"]
+    question.save(update_fields=fields)
 
 
 def _verdict_to_answer(question: QuestionState, answer: Answer, job: GradingJob, now) -> None:
@@ -330,3 +363,27 @@ def answer_graded(*, job_id: int, now: datetime) -> Answer | None:
         _apply_verdict(invitation, question, answer, answer.grading_job, now)
     _complete_when_done(invitation, question, now)
     return answer
+
+
+#: How long a finished job's callback may take before the sweeper applies the verdict itself.
+CALLBACK_GRACE = timedelta(seconds=60)
+
+
+def answers_graded_sweep(*, now: datetime) -> int:
+    """Apply the verdicts whose callback never came (a broker that lost it, a failed task).
+
+    Without this the answer would stay pending for good: the question never reopens or
+    closes and the session never completes. Return how many answers were brought up to date.
+    """
+    # Crossing tenants is the point: one sweeper serves every organization.
+    lost = list(
+        Answer.all_tenants.filter(
+            status=Answer.Status.PENDING,
+            grading_job__status__in=[GradingJob.Status.DONE, GradingJob.Status.FAILED],
+            grading_job__finished_at__lt=now - CALLBACK_GRACE,
+        ).values_list("organization_id", "grading_job_id")
+    )
+    for organization_id, job_id in lost:
+        with tenant_context(organization_id):
+            answer_graded(job_id=job_id, now=now)
+    return len(lost)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.tenancy import tenant_context
 from assessments.invitations.models import Invitation
 from assessments.invitations.services import invitations_expire
-from assessments.taking.answering import ANSWER_GRADED_TASK
+from assessments.taking.answering import ANSWER_GRADED_TASK, answers_graded_sweep
 from assessments.taking.answering import answer_graded as answer_graded_apply
 from assessments.taking.session import session_sync, sessions_overdue
 from assessments.taking.variants import VARIANT_READY_TASK, variant_store
@@ -34,6 +34,8 @@ def sweep_sessions() -> dict[str, int]:
     """
     now = timezone.now()
     expired = invitations_expire(now=now)
+    # Before the clock: a verdict whose callback was lost leaves its question pending.
+    answers_graded_sweep(now=now)
     finished = 0
     for organization_id, invitation_id in sessions_overdue(now=now):
         with tenant_context(organization_id):

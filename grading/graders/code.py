@@ -127,10 +127,9 @@ class CodeGrader(Grader):
             raise AnswerError("Write your function before submitting.")
         if len(raw) > MAX_CODE_CHARS:
             raise AnswerError(f"The code is longer than {MAX_CODE_CHARS} characters.")
-        try:
-            ast.parse(raw)
-        except SyntaxError as exc:
-            raise AnswerError(f"Syntax error on line {exc.lineno}: {exc.msg}.") from exc
+        problem = _unreadable(raw)
+        if problem:
+            raise AnswerError(f"{problem[0].upper()}{problem[1:]}.")
         return raw
 
     def grade(self, *, key, config, answer) -> Verdict:
@@ -185,10 +184,24 @@ def _limits(limits: Any) -> dict[str, float]:
 
 
 def _check_syntax(source: str, field: str) -> None:
+    problem = _unreadable(source)
+    if problem:
+        raise ConfigError(field, problem)
+
+
+def _unreadable(source: str) -> str | None:
+    """Return why Python cannot parse ``source`` (None when it can); never raise.
+
+    Deep nesting (``1+1+...``, ``----1``) makes the parser raise RecursionError or
+    MemoryError rather than SyntaxError: the source is refused all the same.
+    """
     try:
         ast.parse(source)
     except SyntaxError as exc:
-        raise ConfigError(field, f"syntax error on line {exc.lineno}: {exc.msg}") from exc
+        return f"syntax error on line {exc.lineno}: {exc.msg}"
+    except (RecursionError, MemoryError, ValueError):
+        return "the code is nested too deeply to be read"
+    return None
 
 
 def compare_result(actual: Any, expected: Any, config: dict[str, Any]) -> tuple[bool, str]:

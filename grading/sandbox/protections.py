@@ -26,7 +26,9 @@ process may always lower its limits and never raise them, so job code cannot
 undo it. Nothing of the job's code runs before all of this succeeded.
 
 The namespace steps and the child's view of the host's files are in
-:mod:`.isolation`.
+:mod:`.isolation`; giving up root and confining calls and files (identity,
+no_new_privs, Landlock, seccomp) in :mod:`.privileges`; the resource limits in
+:mod:`.rlimits`. This module holds the order, the report and the descriptors.
 
 Every step records "ok + detail" or "failed + reason" in a report. A failure
 never stops the remaining steps (so a self-test can say everything that is
@@ -39,14 +41,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import math
 import os
-import resource
 import select
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import landlock, seccomp
+from . import landlock, rlimits, seccomp
 from .isolation import IsolationSteps
 from .namespaces import (
     JobNamespaces,
@@ -54,6 +54,7 @@ from .namespaces import (
     check_result,
     libc,
 )
+from .privileges import PrivilegeSteps
 
 #: Every protection, in the order it is applied.
 PROTECTIONS = (
@@ -79,11 +80,6 @@ CHILD_FDS = frozenset({FD_STDIN, FD_STDOUT, FD_STDERR, FD_RESULT, FD_CONTROL, FD
 FD_PARENT = 6
 
 PR_SET_PDEATHSIG = 1
-
-#: Threads (and processes) one job's uid may have: torch runs single-threaded
-#: here, but job code may start a few threads of its own.
-NPROC_LIMIT = 32
-NOFILE_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,7 @@ class JobSpec:
     memory_mb: int
 
 
-class Hardening(IsolationSteps):
+class Hardening(PrivilegeSteps, IsolationSteps):
     """Apply the protections in a sandbox child and keep a report of each."""
 
     def __init__(self, config: SandboxConfig, job_namespaces: JobNamespaces | None = None) -> None:
@@ -225,41 +221,12 @@ class Hardening(IsolationSteps):
         if select.select([FD_PARENT], [], [], 0)[0]:
             raise ProtectionError("the parent process died")
 
-    def _prepare_landlock(self) -> None:
-        abi = landlock.abi_version(self.libc)
-        if abi < 1:
-            raise ProtectionError(
-                "Landlock is not available (kernel without CONFIG_SECURITY_LANDLOCK"
-                " or not in the lsm= list)"
-            )
-        ruleset = landlock.Ruleset(self.libc, abi)
-        for path in self.config.readonly_paths:
-            ruleset.allow(path, landlock.READ_ONLY)
-        for path in self.config.readwrite_files:
-            ruleset.allow(path, landlock.READ_WRITE_FILE)
-        self._ruleset = ruleset
-
-    def _prepare_seccomp(self) -> None:
-        template = self.config.seccomp_template
-        if template is None:
-            raise ProtectionError(self.config.seccomp_problem)
-        self._arch = template.arch
-        self._bpf = template.for_pid(os.getpid())
-
-    @staticmethod
-    def _vm_size() -> int:
-        with open("/proc/self/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmSize:"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
     # ------------------------------------------------------------------ slot phase
 
     def lock_down(self, spec: JobSpec) -> None:
         """Run the slot's steps, in an order where each still has the rights it needs."""
         # Measured now, after any warm-up the child did since the fork.
-        self._vm_base = self._vm_size()
+        self._vm_base = rlimits.vm_size()
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:
             # Landlock and seccomp only restrict the calling thread.
@@ -269,7 +236,15 @@ class Hardening(IsolationSteps):
         if "scratch_tmpfs" in self.failed and self.config.insecure:
             self._insecure_scratch_fallback(spec)
         self._step("filesystem_view", self._check_filesystem_view)
-        self._step("rlimits", lambda: self._set_rlimits(spec))
+        self._step(
+            "rlimits",
+            lambda: rlimits.set_waiting_limits(
+                cpu_seconds=spec.cpu_seconds,
+                memory_mb=spec.memory_mb,
+                vm_base=self._vm_base,
+                scratch_mb=self.config.scratch_mb,
+            ),
+        )
         self._step("landlock", self._allow_scratch)
         # The child was forked at the zygote's low priority so that its set-up never
         # slows a running job; its job must run at normal priority, and once the uid is
@@ -289,117 +264,13 @@ class Hardening(IsolationSteps):
         with contextlib.suppress(OSError):
             os.close(FD_PARENT)
 
-    def _set_rlimits(self, spec: JobSpec) -> str:
-        cpu = max(1, math.ceil(spec.cpu_seconds))
-        # Address space: what the warm interpreter already maps (inherited from the
-        # fork) plus the job's allowance.
-        address_space = self._vm_base + spec.memory_mb * 1024 * 1024
-        file_size = self.config.scratch_mb * 1024 * 1024
-        wanted = {
-            resource.RLIMIT_CORE: (0, 0),
-            # SIGXCPU at the soft limit; SIGKILL one second later if it is caught.
-            resource.RLIMIT_CPU: (cpu, cpu + 1),
-            resource.RLIMIT_AS: (address_space, address_space),
-            resource.RLIMIT_NPROC: (NPROC_LIMIT, NPROC_LIMIT),
-            resource.RLIMIT_FSIZE: (file_size, file_size),
-            resource.RLIMIT_NOFILE: (NOFILE_LIMIT, NOFILE_LIMIT),
-            resource.RLIMIT_MEMLOCK: (0, 0),
-            resource.RLIMIT_MSGQUEUE: (0, 0),
-        }
-        _apply_rlimits(wanted)
-        return (
-            f"cpu {cpu}s, address space {address_space >> 20} MiB "
-            f"({spec.memory_mb} MiB over the warm interpreter) while waiting, each lowered"
-            f" to the job's own limits when it arrives; nproc {NPROC_LIMIT}, "
-            f"fsize {self.config.scratch_mb} MiB, nofile {NOFILE_LIMIT}, core 0"
-        )
-
     def narrow_limits(self, cpu_seconds: float, memory_mb: int) -> None:
         """Lower the CPU-time and address-space limits (soft and hard) to a job's own.
 
         Called once the job has arrived, by the already unprivileged child: lowering a
         hard limit needs no privilege and can never be undone without one.
         """
-        cpu = max(1, math.ceil(cpu_seconds))
-        address_space = self._vm_base + memory_mb * 1024 * 1024
-        _apply_rlimits(
-            {
-                resource.RLIMIT_CPU: (cpu, cpu + 1),
-                resource.RLIMIT_AS: (address_space, address_space),
-            }
-        )
+        rlimits.set_job_limits(cpu_seconds=cpu_seconds, memory_mb=memory_mb, vm_base=self._vm_base)
         if self._cpu_limit_lock is not None:
             # So that the kernel's SIGKILL at the CPU limit always means the job's budget.
             self._cpu_limit_lock.install()
-
-    def _allow_scratch(self) -> None:
-        if self._ruleset is None:
-            raise ProtectionError("the Landlock ruleset was not prepared")
-        if self._scratch_fd < 0:
-            raise ProtectionError("no scratch directory to allow")
-        self._ruleset.allow_fd(self._scratch_fd, landlock.SCRATCH)
-
-    def _drop_identity(self, spec: JobSpec) -> str:
-        uid = spec.uid
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
-            raise ProtectionError("uid/gid did not change")
-        if os.getgroups():
-            raise ProtectionError("supplementary groups remain")
-        try:
-            os.setuid(0)
-        except PermissionError:
-            pass
-        else:
-            raise ProtectionError("could switch back to uid 0")
-        # Changing credentials clears the parent-death signal; set it again. The
-        # process is now non-dumpable, so other processes of this uid cannot
-        # ptrace it or read its /proc files either.
-        self._pdeathsig()
-        return (
-            f"uid/gid {uid} (uid base {self.config.uid_base} + slot {spec.slot}), "
-            "no supplementary groups, no capabilities, cannot regain root"
-        )
-
-    def _no_new_privs(self) -> str:
-        seccomp.set_no_new_privs(self.libc)
-        return "PR_SET_NO_NEW_PRIVS set"
-
-    def _enforce_landlock(self) -> str:
-        if self._ruleset is None:
-            raise ProtectionError("the Landlock ruleset was not prepared")
-        describe = self._ruleset.describe()
-        self._ruleset.restrict_self()
-        try:
-            os.close(os.open("/", os.O_RDONLY | os.O_DIRECTORY))
-        except PermissionError:
-            pass
-        else:
-            raise ProtectionError("'/' is still readable after landlock_restrict_self")
-        return describe
-
-    def _install_seccomp(self) -> str:
-        if self._bpf is None or self._arch is None:
-            raise ProtectionError("the seccomp program was not built")
-        seccomp.install(self.libc, self._arch, self._bpf)
-        return (
-            f"{self._arch.name} deny-list filter ({len(self._bpf) // 8} instructions): "
-            "sockets, SysV IPC, exec, fork, namespaces, ptrace, foreign signals, mount, bpf, "
-            "io_uring, keyctl, modules ... -> EPERM; clone3 -> ENOSYS"
-        )
-
-    def _check_host_observation(self) -> str:
-        if "seccomp" in self.failed or self._arch is None:
-            raise ProtectionError("the seccomp filter is not installed")
-        return seccomp.check_denials(self.libc, self._arch, os.getpid())
-
-
-def _apply_rlimits(wanted: dict[int, tuple[int, int]]) -> None:
-    """Set resource limits, then check that each one is exactly what was asked for."""
-    for which, limits in wanted.items():
-        resource.setrlimit(which, limits)
-    for which, limits in wanted.items():
-        if resource.getrlimit(which) != limits:
-            raise ProtectionError(f"rlimit {which} is {resource.getrlimit(which)}, not {limits}")

@@ -75,7 +75,8 @@ def test_partial_credit_hides_the_hidden_tests_inputs(tenant_a, key):
 def test_runaway_code_gets_a_time_verdict_and_no_credit(tenant_a, key):
     job = _grade(tenant_a, key, "def batch_norm(x):\n    while True:\n        pass\n")
     assert job.sandbox_verdict == "time_limit"
-    assert job.score == 0 and job.feedback.startswith("Your code ran out of time.")
+    assert job.score == 0
+    assert job.feedback.startswith("Your code ran out of time (wall-clock limit of 3 s exceeded).")
     assert job.status == "done"
 
 

@@ -296,3 +296,20 @@ def test_nul_in_a_snippets_output_is_stored_escaped(tenant_a, sandbox_socket):
     assert job.status == "done" and job.sandbox_verdict == "error"
     assert job.result["stdout"] == "a\\u0000b\n"
     assert job.result["exception"]["message"] == "c\\udcff"
+
+
+def test_values_over_the_cap_are_named_as_such_not_as_printing(tenant_a, bn_key):
+    job = grade(tenant_a, bn_key, _function(["return ['y' * 100_000] * 45"]))
+    assert (job.status, job.sandbox_verdict, job.score) == ("done", "output_limit", 0)
+    assert job.feedback.startswith(
+        "Your code produced more output than allowed (the captured values take "
+    ), job.feedback
+    assert "over the limit of 4194304 bytes" in job.feedback
+
+
+def test_printing_over_the_cap_is_named_as_such(tenant_a, bn_key):
+    job = grade(tenant_a, bn_key, _function(["print('x' * 100_000)", "return x"]))
+    assert (job.status, job.sandbox_verdict, job.score) == ("done", "output_limit", 0)
+    assert job.feedback.startswith(
+        "Your code produced more output than allowed (output exceeded the limit of 65536 bytes)."
+    ), job.feedback

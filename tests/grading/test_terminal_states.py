@@ -30,8 +30,8 @@ OK_RESPONSE = {
 class ScriptedSandbox:
     """A sandbox client answering from a script: a response dict, or an exception to raise.
 
-    FAKE, on purpose and only for the ``interrupted`` verdict (and outages): the real sandbox
-    of this branch does not emit ``interrupted`` yet; end-to-end comes after the merge.
+    For outages and malformed responses the real sandbox does not give on demand; the real
+    ``interrupted`` path (a SIGKILL from outside) is in ``test_interrupted_answers.py``.
     """
 
     def __init__(self, *script):
