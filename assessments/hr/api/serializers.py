@@ -11,7 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assessments.authoring.models import ChallengeSetVersion
+from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
 from assessments.core.choices import Difficulty, Kind
 from assessments.hr.api.base import PageParametersSerializer, StrictSerializer
 from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
@@ -55,9 +55,15 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class AssessmentSerializer(serializers.Serializer):
-    """An assessment candidates can be invited to, as its latest published version has it."""
+    """An assessment, as its latest published version has it: `published` ones take
+    invitations, `archived` ones only keep their existing invitations and results."""
 
     id = serializers.UUIDField(source="challenge_set.public_id", help_text="The set's id.")
+    status = serializers.ChoiceField(
+        source="challenge_set.status",
+        choices=[ChallengeSet.Status.PUBLISHED, ChallengeSet.Status.ARCHIVED],
+        help_text="`archived`: withdrawn, new invitations are refused (409).",
+    )
     title = serializers.CharField()
     slug = serializers.SlugField()
     tagline = serializers.CharField()
@@ -280,7 +286,13 @@ def page_serializer_of(
 
 
 class AssessmentFilterSerializer(PageParametersSerializer):
-    """The page parameters of the assessment list."""
+    """The filter and page parameters of the assessment list."""
+
+    include_archived = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="`true` lists archived assessments too; by default only published ones.",
+    )
 
 
 AssessmentPageSerializer = page_serializer_of(AssessmentSerializer, "AssessmentPageSerializer")
