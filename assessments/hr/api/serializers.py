@@ -54,6 +54,14 @@ class ErrorSerializer(serializers.Serializer):
 # --- assessments -------------------------------------------------------------------------
 
 
+# What an assessment the API shows can be (a draft never published is not one); the schema
+# names this enum AssessmentStatusEnum (settings' ENUM_NAME_OVERRIDES).
+ASSESSMENT_STATUSES = [
+    (status.value, status.label)
+    for status in (ChallengeSet.Status.PUBLISHED, ChallengeSet.Status.ARCHIVED)
+]
+
+
 class AssessmentSerializer(serializers.Serializer):
     """An assessment, as its latest published version has it: `published` ones take
     invitations, `archived` ones only keep their existing invitations and results."""
@@ -61,7 +69,7 @@ class AssessmentSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="challenge_set.public_id", help_text="The set's id.")
     status = serializers.ChoiceField(
         source="challenge_set.status",
-        choices=[ChallengeSet.Status.PUBLISHED, ChallengeSet.Status.ARCHIVED],
+        choices=ASSESSMENT_STATUSES,
         help_text="`archived`: withdrawn, new invitations are refused (409).",
     )
     title = serializers.CharField()
