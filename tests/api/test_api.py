@@ -333,3 +333,14 @@ def test_schema_and_docs_are_served_without_any_cdn(client):
     assert "swagger" in docs.lower()
     assert "https://" not in docs.split("<body")[0] and "cdn" not in docs.lower()
 
+
+def test_expires_at_is_bounded_to_a_year_ahead(api_a, assessment_a):
+    body = {"assessment": str(assessment_a.challenge_set.public_id),
+            "candidate": {"email": "far@example.com"}, "send_email": False}  # fmt: skip
+    for far in ("9999-12-31T00:00:00Z", (timezone.now() + timedelta(days=366)).isoformat()):
+        response = api_a.post("/api/v1/invitations/", {**body, "expires_at": far}, format="json")
+        error = _error(response, 400, "invalid")
+        assert "365 days" in error["fields"]["expires_at"][0]
+    assert not Invitation.all_tenants.filter(email="far@example.com").exists()
+    near = (timezone.now() + timedelta(days=364)).isoformat()
+    assert new_invitation(api_a, assessment_a, email="far@example.com", expires_at=near)

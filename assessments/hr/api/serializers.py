@@ -14,7 +14,7 @@ from rest_framework import serializers
 from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
 from assessments.core.choices import Difficulty, Kind
 from assessments.hr.api.base import PageParametersSerializer, StrictSerializer
-from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
+from assessments.invitations.models import INVITATION_MAX_DAYS, TIME_MULTIPLIER_RANGE, Invitation
 from assessments.taking.models import IntegritySignal
 
 # --- errors (documentation of the one error shape) ---------------------------------------
@@ -176,7 +176,11 @@ class InvitationCreateSerializer(StrictSerializer):
     assessment = serializers.UUIDField(help_text="An assessment id from GET /assessments/.")
     candidate = CandidateSerializer()
     expires_at = serializers.DateTimeField(
-        required=False, help_text=f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
+        required=False,
+        help_text=(
+            f"In the future, at most {INVITATION_MAX_DAYS} days from now. "
+            f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
+        ),
     )
     time_multiplier = TimeMultiplierField(
         required=False, default=Decimal("1.00"),
