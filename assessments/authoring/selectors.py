@@ -42,16 +42,21 @@ def version_challenges(version: ChallengeSetVersion) -> QuerySet[PublishedChalle
     return PublishedChallenge.objects.filter(version=version).order_by("position")
 
 
-def latest_published_versions() -> QuerySet[ChallengeSetVersion]:
-    """The latest version of every published set of the context organization: what can be
-    sent to candidates (the API's assessments, Greenhouse's tests)."""
+def latest_published_versions(*, include_archived: bool = False) -> QuerySet[ChallengeSetVersion]:
+    """Return the latest version of every published set of the context organization: what can
+    be sent to candidates (the API's assessments, Greenhouse's tests). With
+    ``include_archived``, also that of every archived set that was ever published (its
+    invitations and results still name it)."""
     latest = (
         ChallengeSetVersion.objects.filter(challenge_set=OuterRef("challenge_set"))
         .order_by("-number")
         .values("number")[:1]
     )
+    statuses = [ChallengeSet.Status.PUBLISHED]
+    if include_archived:
+        statuses.append(ChallengeSet.Status.ARCHIVED)
     return ChallengeSetVersion.objects.filter(
-        challenge_set__status=ChallengeSet.Status.PUBLISHED, number=Subquery(latest)
+        challenge_set__status__in=statuses, number=Subquery(latest)
     ).select_related("challenge_set")
 
 

@@ -17,6 +17,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.tenancy import TenantModel
 
 TIME_MULTIPLIER_RANGE = (Decimal("1.00"), Decimal("4.00"))
+# How far ahead an invitation may expire: a link alive for years is a typo (9999-12-31), or a
+# credential nobody remembers having handed out.
+INVITATION_MAX_DAYS = 365
 
 
 def _candidate_token() -> str:

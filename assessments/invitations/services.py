@@ -25,7 +25,7 @@ from assessments.authoring.models import ChallengeSetVersion
 from assessments.core.events import event_record
 from assessments.core.models import Event
 from assessments.core.tasks import task_send
-from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
+from assessments.invitations.models import INVITATION_MAX_DAYS, TIME_MULTIPLIER_RANGE, Invitation
 
 MAX_CANDIDATES_PER_BATCH = 1000
 CSV_COLUMNS = ("email", "first_name", "last_name", "external_id")
@@ -139,6 +139,11 @@ def invitations_create(
     expires_at = expires_at or now + timedelta(days=settings.CANDIDATE_INVITATION_DAYS)
     if expires_at <= now:
         raise ValidationError({"expires_at": _("The expiry must be in the future.")})
+    if expires_at > now + timedelta(days=INVITATION_MAX_DAYS):
+        raise ValidationError(
+            {"expires_at": _("The expiry must be at most %(days)d days from now.")
+             % {"days": INVITATION_MAX_DAYS}}
+        )  # fmt: skip
     time_multiplier = time_multiplier_parse(time_multiplier)
     if version.challenge_set.status == "archived":
         raise ValidationError(_("This set is archived; restore it before inviting candidates."))

@@ -197,7 +197,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    # An assessment's status and an invitation's are both "status": name them apart.
+    "ENUM_NAME_OVERRIDES": {
+        "AssessmentStatusEnum": "assessments.hr.api.serializers.ASSESSMENT_STATUSES",
+        "InvitationStatusEnum": "assessments.invitations.models.Invitation.Status",
+    },
 }
 
 # The grading sandbox server listens here (unix socket shared with the workers only).

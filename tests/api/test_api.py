@@ -16,6 +16,8 @@ from rest_framework.test import APIClient
 from accounts.api_keys import api_key_revoke
 from accounts.models import ApiKey, IdempotencyRecord
 from accounts.tenancy import tenant_context
+from assessments.authoring.models import ChallengeSet
+from assessments.authoring.services import challenge_set_archive, challenge_set_restore
 from assessments.models import Invitation
 from tests.api.conftest import client_for, new_invitation
 from tests.candidates.conftest import correct_option, publish_set, wrong_option
@@ -77,6 +79,37 @@ def test_assessments_list_published_sets_with_their_mix(api_a, assessment_a, ten
     }  # fmt: skip
     detail = api_a.get(f"/api/v1/assessments/{item['id']}/").json()
     assert detail == item
+
+
+def test_an_archived_assessment_stays_readable_and_refuses_new_invitations(
+    api_a, assessment_a, tenant_a
+):
+    invitation = new_invitation(api_a, assessment_a)
+    set_id = str(assessment_a.challenge_set.public_id)
+    with tenant_context(tenant_a.organization):
+        challenge_set_archive(challenge_set=assessment_a.challenge_set, actor=None)
+    detail = api_a.get(f"/api/v1/assessments/{invitation['assessment']}/")
+    assert detail.status_code == 200 and detail.json()["status"] == "archived"
+    assert detail.json()["id"] == set_id and detail.json()["version"] == 1
+    assert api_a.get("/api/v1/assessments/").json()["results"] == []
+    listed = api_a.get("/api/v1/assessments/", {"include_archived": "true"}).json()["results"]
+    assert [(item["id"], item["status"]) for item in listed] == [(set_id, "archived")]
+    _error(api_a.get("/api/v1/assessments/", {"include_archived": "maybe"}), 400, "invalid")
+    body = {"assessment": set_id, "candidate": {"email": "late@example.com"}}
+    error = _error(api_a.post("/api/v1/invitations/", body, format="json"), 409, "conflict")
+    assert "archived" in error["message"]
+    assert not Invitation.all_tenants.filter(email="late@example.com").exists()
+    assert api_a.get(f"/api/v1/invitations/{invitation['id']}/").status_code == 200
+    with tenant_context(tenant_a.organization):
+        challenge_set_restore(challenge_set=assessment_a.challenge_set, actor=None)
+    assert api_a.get(f"/api/v1/assessments/{set_id}/").json()["status"] == "published"
+    new_invitation(api_a, assessment_a, email="late@example.com")
+
+
+def test_a_draft_never_published_is_not_an_assessment(api_a, tenant_a):
+    with tenant_context(tenant_a.organization):
+        draft = ChallengeSet.objects.create(title="Draft", slug="draft")
+    _error(api_a.get(f"/api/v1/assessments/{draft.public_id}/"), 404, "not_found")
 
 
 def _queries(api, url) -> tuple[int, dict]:
@@ -299,3 +332,15 @@ def test_schema_and_docs_are_served_without_any_cdn(client):
     docs = client.get("/api/v1/docs/").content.decode()
     assert "swagger" in docs.lower()
     assert "https://" not in docs.split("<body")[0] and "cdn" not in docs.lower()
+
+
+def test_expires_at_is_bounded_to_a_year_ahead(api_a, assessment_a):
+    body = {"assessment": str(assessment_a.challenge_set.public_id),
+            "candidate": {"email": "far@example.com"}, "send_email": False}  # fmt: skip
+    for far in ("9999-12-31T00:00:00Z", (timezone.now() + timedelta(days=366)).isoformat()):
+        response = api_a.post("/api/v1/invitations/", {**body, "expires_at": far}, format="json")
+        error = _error(response, 400, "invalid")
+        assert "365 days" in error["fields"]["expires_at"][0]
+    assert not Invitation.all_tenants.filter(email="far@example.com").exists()
+    near = (timezone.now() + timedelta(days=364)).isoformat()
+    assert new_invitation(api_a, assessment_a, email="far@example.com", expires_at=near)

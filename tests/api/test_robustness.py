@@ -8,8 +8,10 @@ import json
 import logging
 import random
 import string
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core import signing
 from django.test import Client
 
 from assessments.hr.api import views
@@ -37,11 +39,14 @@ def _b64(text: str) -> str:
 def _tampered_cursors(count: int) -> list[str]:
     rng = random.Random(13)
     made = [
-        "cD0yMDI2",  # p=2026, from the issue
+        "AAAA", "cD0yMDI2",  # p=2026, from the issue
         _b64("p=2026"), _b64("p=2026-13-45T99:00:00Z"), _b64("p=2026-01-01T00:00:00"),
         _b64("p=0001-01-01T00:00:00+14:00"), _b64("o=99999999999"), _b64("r=x"), _b64("o=-1"),
+        _b64("o=99999999999999999999999999"), _b64("o=1"), _b64("r=1"),
+        _b64("p=2026-01-01T00:00:00Z"),  # DRF's own format, well formed, but not ours
         _b64("p=" + "9" * 5000), "not base64 at all!", "%00", "é☃\U0001d518", "=" * 40, "A" * 900,
         _b64("p=\x00"), _b64("p=2026-01-01T00:00:00Z&p=x"), _b64("p=1e309"),
+        _b64('{"o": 0, "r": false, "p": null}'), "e30:" + "A" * 27, "e30", ":",
     ]  # fmt: skip
     alphabet = string.printable + "éß☃\U0001d518\u202e"
     while len(made) < count:
@@ -50,15 +55,47 @@ def _tampered_cursors(count: int) -> list[str]:
     return made
 
 
-def test_a_tampered_cursor_is_a_400_on_every_list(api_a, assessment_a):
+def test_a_cursor_the_api_did_not_make_is_a_400_on_every_list(api_a, assessment_a):
     new_invitation(api_a, assessment_a)
     for cursor in _tampered_cursors(150):
         for path in LISTS:
-            response = api_a.get(path, {"cursor": cursor})
-            if response.status_code != 200:
-                # Garbage that happens to decode to a cursor without a position is page 1.
-                error = _error(response, 400, "invalid")
-                assert "cursor" in error["fields"], (path, cursor)
+            error = _error(api_a.get(path, {"cursor": cursor}), 400, "invalid")
+            assert "cursor" in error["fields"], (path, cursor)
+
+
+def _cursor_of(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["cursor"][0]
+
+
+def test_a_signed_cursor_changed_or_used_on_another_list_is_a_400(api_a, assessment_a):
+    for n in range(3):
+        new_invitation(api_a, assessment_a, email=f"c{n}@example.com")
+    cursor = _cursor_of(api_a.get("/api/v1/invitations/", {"page_size": 1}).json()["next"])
+    payload, _, signature = cursor.rpartition(":")
+    forged = {"o": 10**30, "r": False, "p": None}
+    changed = [
+        signing.b64_encode(json.dumps(forged).encode()).decode() + ":" + signature,
+        payload[:-1] + ("A" if payload[-1] != "A" else "B") + ":" + signature,
+        payload + ":" + signature[:-1],
+        payload,
+    ]
+    for tampered in changed:
+        _error(api_a.get("/api/v1/invitations/", {"cursor": tampered}), 400, "invalid")
+    for other_list in ("/api/v1/assessments/", "/api/v1/webhooks/"):
+        _error(api_a.get(other_list, {"cursor": cursor}), 400, "invalid")
+
+
+def test_a_signed_cursor_with_content_we_never_write_is_still_a_400(api_a, assessment_a):
+    salt = "api.cursor:/api/v1/invitations/"
+    for payload in (
+        {"o": 10**30, "r": False, "p": None},
+        {"o": 0, "r": False, "p": "2026-01-01T00:00:00"},
+        {"o": 0, "r": "yes", "p": None},
+        {"o": 0, "r": False, "p": None, "x": 1},
+        ["o", 0],
+    ):
+        cursor = signing.dumps(payload, salt=salt)
+        _error(api_a.get("/api/v1/invitations/", {"cursor": cursor}), 400, "invalid")
 
 
 def test_a_cursor_from_next_still_pages(api_a, assessment_a):
@@ -67,6 +104,8 @@ def test_a_cursor_from_next_still_pages(api_a, assessment_a):
     first = api_a.get("/api/v1/invitations/", {"page_size": 2}).json()
     second = api_a.get(first["next"]).json()
     assert len(first["results"]) == 2 and len(second["results"]) == 1
+    back = api_a.get(second["previous"]).json()
+    assert [i["id"] for i in back["results"]] == [i["id"] for i in first["results"]]
 
 
 def test_bad_page_sizes_are_refused_on_every_list(api_a):

@@ -1,15 +1,16 @@
 """What every API view shares: key authentication, the rate limits, the key's tenant context,
 request serializers that refuse unknown fields and values of the wrong JSON type, and cursor
-pagination that refuses a cursor it did not make."""
+pagination whose cursors are signed (one it did not make is a 400)."""
 
 from __future__ import annotations
 
 from datetime import UTC
 
+from django.core import signing
 from django.utils.dateparse import parse_datetime
 from rest_framework import permissions, serializers
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.tenancy import tenant_enter, tenant_leave
@@ -138,29 +139,74 @@ class PageParametersSerializer(QueryParametersSerializer):
 
 
 class CreatedCursorPagination(CursorPagination):
-    """Stable pages over rows ordered newest first; ``?cursor=`` from ``next``/``previous``."""
+    """Stable pages over rows ordered newest first; ``?cursor=`` from ``next``/``previous``.
+
+    A cursor is DRF's (offset, reverse, position) as JSON, signed with ``SECRET_KEY`` for the
+    list that made it: a cursor the API did not make, changed by hand, or made for another
+    list is a 400 before anything in it is used. What a valid signature covers is still
+    checked strictly (only our keys, an offset within DRF's cutoff, a position that is an
+    aware timestamp), so a cursor signed by an earlier release cannot reach the database.
+    """
 
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
-    def decode_cursor(self, request):
-        # DRF answers a bad cursor 404, and passes any position it decodes to the database
-        # (a made-up one is a 500 there): both are a bad request parameter.
+    def _salt(self, path: str) -> str:
+        return f"api.cursor:{path}"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._path = request.path_info
+        return super().paginate_queryset(queryset, request, view)
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        payload = {"o": cursor.offset, "r": bool(cursor.reverse), "p": cursor.position}
+        signed = signing.dumps(payload, salt=self._salt(self._path))
+        return replace_query_param(self.base_url, self.cursor_query_param, signed)
+
+    def decode_cursor(self, request) -> Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
         try:
-            cursor = super().decode_cursor(request)
-        except NotFound as exc:
+            payload = signing.loads(encoded, salt=self._salt(request.path_info))
+        except (signing.BadSignature, ValueError, UnicodeError) as exc:
             raise _invalid_cursor() from exc
-        if cursor is not None and cursor.position is not None:
-            try:
-                when = parse_datetime(cursor.position) if len(cursor.position) < 64 else None
-                if when is None or when.tzinfo is None:
-                    raise ValueError(cursor.position)
-                when.astimezone(UTC)
-            except (ValueError, OverflowError) as exc:
-                raise _invalid_cursor() from exc
+        cursor = _cursor_from(payload, offset_cutoff=self.offset_cutoff)
+        if cursor is None:
+            raise _invalid_cursor()
         return cursor
+
+
+_CURSOR_KEYS = {"o", "r", "p"}
+
+
+def _cursor_from(payload: object, *, offset_cutoff: int) -> Cursor | None:
+    """Return the cursor ``payload`` describes, or None if it is not exactly one of ours."""
+    if not isinstance(payload, dict) or set(payload) != _CURSOR_KEYS:
+        return None
+    offset, reverse, position = payload["o"], payload["r"], payload["p"]
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        return None
+    if not 0 <= offset <= offset_cutoff or not isinstance(reverse, bool):
+        return None
+    if position is not None and not _is_aware_timestamp(position):
+        return None
+    return Cursor(offset=offset, reverse=reverse, position=position)
+
+
+def _is_aware_timestamp(position: object) -> bool:
+    if not isinstance(position, str) or len(position) >= 64:
+        return False
+    try:
+        when = parse_datetime(position)
+        if when is None or when.tzinfo is None:
+            return False
+        when.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
 
 
 def _invalid_cursor() -> serializers.ValidationError:

@@ -8,6 +8,7 @@ body stays small whatever the request held: at most ``MAX_ERROR_FIELDS`` fields 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -19,6 +20,25 @@ MAX_ERROR_FIELDS = 50
 MAX_FIELD_NAME_CHARS = 200
 MAX_MESSAGE_CHARS = 500
 MAX_MESSAGES_PER_FIELD = 5
+
+# The code and the message of each status, wherever the error is answered (a view, or the
+# middleware for what happens outside one): one wording per status. docs/api.md's table lists
+# every code (tests/api/test_error_codes.py checks it).
+STATUS_CODES: dict[int, tuple[str, str]] = {
+    400: ("invalid", "The request is not valid."),
+    401: ("not_authenticated", "Authentication is required."),
+    403: ("permission_denied", "You may not do this."),
+    404: ("not_found", "Not found: no such object in your organization, or no such path."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    406: (
+        "not_acceptable",
+        "This path cannot answer in the format the Accept header asks for.",
+    ),
+    413: ("too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send the body as application/json."),
+}
+# A status no entry above covers (none is expected): still the one shape, with this code.
+FALLBACK_CODE = ("error", "The request failed.")
 
 
 class Conflict(exceptions.APIException):
@@ -88,8 +108,8 @@ def error_body(status_code: int, code: str, message: str, fields=None) -> dict[s
 
 def exception_handler(exc, context):
     """DRF's exception handler, answering every error in the API's one shape."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        exc = exceptions.NotFound(STATUS_CODES[404][1])
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
@@ -99,8 +119,8 @@ def exception_handler(exc, context):
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait) + 1)
+    if isinstance(exc, exceptions.Throttled):
+        return _throttled(exc)
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         message = "The request is not valid; see fields."
@@ -110,6 +130,19 @@ def exception_handler(exc, context):
         message = str(detail if not isinstance(detail, list | dict) else exc.default_detail)
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
         body = error_body(exc.status_code, code, _cut(message, MAX_MESSAGE_CHARS))
-        if isinstance(exc, exceptions.Throttled):
-            body["error"]["retry_after"] = int(exc.wait or 0) + 1
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def whole_seconds_to_wait(wait: float | None) -> int:
+    """Return the whole seconds to wait, rounded up (at least 1): the one figure a 429 gives in
+    its message, ``retry_after`` and the ``Retry-After`` header."""
+    return max(1, math.ceil(wait or 0))
+
+
+def _throttled(exc: exceptions.Throttled) -> Response:
+    seconds = whole_seconds_to_wait(exc.wait)
+    unit = "second" if seconds == 1 else "seconds"
+    message = f"Too many requests: retry in {seconds} {unit}."
+    body = error_body(exc.status_code, "throttled", message)
+    body["error"]["retry_after"] = seconds
+    return Response(body, status=exc.status_code, headers={"Retry-After": str(seconds)})

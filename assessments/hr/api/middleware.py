@@ -16,21 +16,11 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from assessments.hr.api.errors import error_body
+from assessments.hr.api.errors import FALLBACK_CODE, STATUS_CODES, error_body
 
 logger = logging.getLogger(__name__)
 
 JSON_ERROR_PREFIXES = ("/api/", "/greenhouse/")
-
-_CODES = {
-    400: ("invalid", "The request is not valid."),
-    401: ("not_authenticated", "Authentication is required."),
-    403: ("permission_denied", "You may not do this."),
-    404: ("not_found", "Nothing is here."),
-    405: ("method_not_allowed", "This method is not allowed here."),
-    413: ("too_large", "The request body is too large."),
-    415: ("unsupported_media_type", "Send the body as application/json."),
-}
 
 
 def json_error(status: int, *, error_id: str | None = None) -> JsonResponse:
@@ -42,7 +32,7 @@ def json_error(status: int, *, error_id: str | None = None) -> JsonResponse:
         )
         body["error"]["error_id"] = error_id
         return JsonResponse(body, status=status)
-    code, message = _CODES.get(status, ("error", "The request failed."))
+    code, message = STATUS_CODES.get(status, FALLBACK_CODE)
     return JsonResponse(error_body(status, code, message), status=status)
 
 

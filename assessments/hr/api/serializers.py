@@ -11,10 +11,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from assessments.authoring.models import ChallengeSetVersion
+from assessments.authoring.models import ChallengeSet, ChallengeSetVersion
 from assessments.core.choices import Difficulty, Kind
 from assessments.hr.api.base import PageParametersSerializer, StrictSerializer
-from assessments.invitations.models import TIME_MULTIPLIER_RANGE, Invitation
+from assessments.invitations.models import INVITATION_MAX_DAYS, TIME_MULTIPLIER_RANGE, Invitation
 from assessments.taking.models import IntegritySignal
 
 # --- errors (documentation of the one error shape) ---------------------------------------
@@ -54,10 +54,24 @@ class ErrorSerializer(serializers.Serializer):
 # --- assessments -------------------------------------------------------------------------
 
 
+# What an assessment the API shows can be (a draft never published is not one); the schema
+# names this enum AssessmentStatusEnum (settings' ENUM_NAME_OVERRIDES).
+ASSESSMENT_STATUSES = [
+    (status.value, status.label)
+    for status in (ChallengeSet.Status.PUBLISHED, ChallengeSet.Status.ARCHIVED)
+]
+
+
 class AssessmentSerializer(serializers.Serializer):
-    """An assessment candidates can be invited to, as its latest published version has it."""
+    """An assessment, as its latest published version has it: `published` ones take
+    invitations, `archived` ones only keep their existing invitations and results."""
 
     id = serializers.UUIDField(source="challenge_set.public_id", help_text="The set's id.")
+    status = serializers.ChoiceField(
+        source="challenge_set.status",
+        choices=ASSESSMENT_STATUSES,
+        help_text="`archived`: withdrawn, new invitations are refused (409).",
+    )
     title = serializers.CharField()
     slug = serializers.SlugField()
     tagline = serializers.CharField()
@@ -162,7 +176,11 @@ class InvitationCreateSerializer(StrictSerializer):
     assessment = serializers.UUIDField(help_text="An assessment id from GET /assessments/.")
     candidate = CandidateSerializer()
     expires_at = serializers.DateTimeField(
-        required=False, help_text=f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
+        required=False,
+        help_text=(
+            f"In the future, at most {INVITATION_MAX_DAYS} days from now. "
+            f"Default: {settings.CANDIDATE_INVITATION_DAYS} days from now."
+        ),
     )
     time_multiplier = TimeMultiplierField(
         required=False, default=Decimal("1.00"),
@@ -280,7 +298,13 @@ def page_serializer_of(
 
 
 class AssessmentFilterSerializer(PageParametersSerializer):
-    """The page parameters of the assessment list."""
+    """The filter and page parameters of the assessment list."""
+
+    include_archived = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="`true` lists archived assessments too; by default only published ones.",
+    )
 
 
 AssessmentPageSerializer = page_serializer_of(AssessmentSerializer, "AssessmentPageSerializer")

@@ -12,7 +12,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from assessments.authoring.models import PublishedChallenge
+from assessments.authoring.models import ChallengeSet, PublishedChallenge
 from assessments.authoring.selectors import latest_published_versions
 from assessments.hr.api.base import ApiView, CreatedCursorPagination
 from assessments.hr.api.errors import Conflict
@@ -40,7 +40,7 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         400: "The request is not valid (see `error.fields`); unknown fields are refused.",
         401: "No API key, or a key that is not valid or was revoked.",
         404: "No such object in your organization.",
-        409: "The request conflicts with the current state.",
+        409: "The request conflicts with the current state (e.g. the assessment is archived).",
         422: f"The {HEADER} was already used with a different request.",
         429: (
             "Too many requests for this key, or too many failed authentications from this "
@@ -62,9 +62,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _latest_versions():
-    """The latest version of every published set, with its challenges (2 queries)."""
-    return latest_published_versions().prefetch_related(
+def _latest_versions(*, include_archived: bool = False):
+    """The latest version of every published (and, if asked, archived) set, with its
+    challenges (2 queries)."""
+    return latest_published_versions(include_archived=include_archived).prefetch_related(
         Prefetch(
             "challenges",
             queryset=PublishedChallenge.objects.only(
@@ -84,16 +85,19 @@ class AssessmentListView(ApiView):
         summary="List the assessments candidates can be invited to",
         description=(
             "Published assessments, most recently published first, at their latest version. "
-            "Follow `next` to page (`page_size` 1 to 200)."
+            "Archived ones are left out unless `include_archived=true`. Follow `next` to "
+            "page (`page_size` 1 to 200)."
         ),
         parameters=[AssessmentFilterSerializer],
         responses={200: AssessmentPageSerializer, **error_responses(400, 401, 429)},
         tags=["assessments"],
     )
     def get(self, request):
-        AssessmentFilterSerializer(data=request.query_params.dict()).is_valid(raise_exception=True)
+        filters = AssessmentFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        rows = _latest_versions(include_archived=filters.validated_data["include_archived"])
         paginator = AssessmentPagination()
-        page = paginator.paginate_queryset(_latest_versions(), request, view=self)
+        page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(AssessmentSerializer(page, many=True).data)
 
 
@@ -101,12 +105,17 @@ class AssessmentDetailView(ApiView):
     @extend_schema(
         operation_id="assessments_retrieve",
         summary="One assessment",
-        description="The assessment with this id, at its latest published version.",
+        description=(
+            "The assessment with this id, at its latest published version; an archived one "
+            "too (`status: archived`), since its invitations and results still name it."
+        ),
         responses={200: AssessmentSerializer, **error_responses(401, 404, 429)},
         tags=["assessments"],
     )
     def get(self, request, assessment_id):
-        version = get_object_or_404(_latest_versions(), challenge_set__public_id=assessment_id)
+        version = get_object_or_404(
+            _latest_versions(include_archived=True), challenge_set__public_id=assessment_id
+        )
         return Response(AssessmentSerializer(version).data)
 
 
@@ -180,9 +189,15 @@ class InvitationListView(ApiView):
         serializer = InvitationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        version = _latest_versions().filter(challenge_set__public_id=data["assessment"]).first()
+        version = (
+            _latest_versions(include_archived=True)
+            .filter(challenge_set__public_id=data["assessment"])
+            .first()
+        )
         if version is None:
             raise ValidationError({"assessment": ["No published assessment with this id."]})
+        if version.challenge_set.status == ChallengeSet.Status.ARCHIVED:
+            raise Conflict("The assessment is archived: it takes no new invitations.")
         try:
             (invitation,) = invitations_create(
                 version=version,
