@@ -10,12 +10,13 @@ import pytest
 
 from accounts.tenancy import tenant_context
 from assessments.core.json_body import JsonBodyError, json_body_parse, json_nesting_depth
-from assessments.models import Answer
+from assessments.models import Answer, IntegritySignal
 from tests.candidates.test_taking import question_row, start, url
 
 pytestmark = pytest.mark.django_db
 
 DEEP_ARRAYS = "[" * 2000 + "]" * 2000
+CLIENT = IntegritySignal.CLIENT_KINDS
 
 
 def post_json(client, invitation, path, body: str):
@@ -73,3 +74,87 @@ def test_nesting_is_measured_outside_strings():
     assert json_nesting_depth(json.dumps(json_body_parse(b"[" * 32 + b"]" * 32))) == 32
     with pytest.raises(JsonBodyError):
         json_body_parse(b"\xff\xfe")
+
+
+@pytest.mark.parametrize(
+    "number", ["1e999", "-1e999", "1" + "0" * 19, "-" + "9" * 30, "1" + "0" * 5000]
+)
+def test_numbers_too_large_for_a_float_or_a_column_are_refused(number):
+    with pytest.raises(JsonBodyError, match="too large"):
+        json_body_parse(f'{{"n": [1, {number}]}}')
+    assert json_body_parse("[1e308, 1000000000000000000, -2.5e-400]") == [1e308, 10**18, -0.0]
+
+
+def signal_body(**fields) -> str:
+    # Written by hand: json.dumps cannot write 1e999, and a client need not use it.
+    return "{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": '"paste"', "position": "1e999"},
+        {"kind": '"focus_lost"', "seconds": "1e999"},
+        {"kind": '"focus_lost"', "seconds": "-1e999"},
+        {"kind": '"focus_lost"', "seconds": "1e308"},
+        {"kind": '"focus_lost"', "seconds": "-1"},
+        {"kind": '"focus_lost"', "seconds": "86401"},
+        {"kind": '"focus_lost"', "seconds": '"12"'},
+        {"kind": '"focus_lost"', "seconds": "true"},
+        {"kind": '"paste"', "position": "1e308"},
+        {"kind": '"paste"', "position": '"x"'},
+        {"kind": '"paste"', "position": "1.5"},
+        {"kind": '"paste"', "position": "0"},
+        {"kind": '"paste"', "position": "-3"},
+        {"kind": '"paste"', "position": "true"},
+        {"kind": '"paste"', "position": "99"},
+        {"kind": '"paste"', "position": "2147483648"},
+        {"kind": '"paste"', "position": "1000000000000000000"},
+        {"kind": '["paste"]'},
+        {"kind": '{"a": 1}'},
+        {"kind": '"hint"'},
+        {"position": "1"},
+    ],
+)
+def test_a_forged_signal_is_a_400_and_records_nothing(client, invitation, fields):
+    start(client, invitation)
+    client.get(url(invitation, "q", 1))
+    response = post_json(client, invitation, ("signal",), signal_body(**fields))
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]
+    with tenant_context(invitation.organization_id):
+        assert not IntegritySignal.objects.filter(invitation=invitation, kind__in=CLIENT).exists()
+
+
+def test_a_signal_as_the_page_sends_it_is_kept(client, invitation):
+    start(client, invitation)
+    client.get(url(invitation, "q", 1))
+    for fields in (
+        {"kind": '"focus_lost"', "position": "1", "seconds": "4.26"},
+        {"kind": '"focus_lost"', "position": "null", "seconds": "86400"},
+        {"kind": '"paste"', "position": "1"},
+    ):
+        response = post_json(client, invitation, ("signal",), signal_body(**fields))
+        assert response.status_code == 202, response.content[:300]
+    with tenant_context(invitation.organization_id):
+        kept = IntegritySignal.objects.filter(invitation=invitation, kind__in=CLIENT)
+        rows = sorted((s.kind, s.question_id is not None, s.detail) for s in kept)
+    assert rows == [
+        ("focus_lost", False, {"seconds": 86400.0}),
+        ("focus_lost", True, {"seconds": 4.3}),
+        ("paste", True, {}),
+    ]
+
+
+@pytest.mark.parametrize("position", [0, 2**31, 10**30])
+def test_a_question_number_no_column_holds_is_a_4xx(client, invitation, position):
+    start(client, invitation)
+    json = {"HTTP_ACCEPT": "application/json"}
+    for method, path in (
+        (client.get, ("q", position)),
+        (client.get, ("q", position, "state")),
+        (client.post, ("q", position, "hint")),
+        (client.post, ("q", position, "answer")),
+    ):
+        response = method(url(invitation, *path), **json)
+        assert 400 <= response.status_code < 500, (path, response.content[:200])
