@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import urlencode
 
 import pytest
+from django.test import Client
 
 from accounts.tenancy import tenant_context
 from assessments.core.json_body import JsonBodyError, json_body_parse, json_nesting_depth
 from assessments.models import Answer, IntegritySignal
+from tests.candidates.conftest import correct_option
 from tests.candidates.test_taking import question_row, start, url
 
 pytestmark = pytest.mark.django_db
 
 DEEP_ARRAYS = "[" * 2000 + "]" * 2000
 CLIENT = IntegritySignal.CLIENT_KINDS
+FORM = "application/x-www-form-urlencoded"
 
 
 def post_json(client, invitation, path, body: str):
@@ -158,3 +162,70 @@ def test_a_question_number_no_column_holds_is_a_4xx(client, invitation, position
     ):
         response = method(url(invitation, *path), **json)
         assert 400 <= response.status_code < 500, (path, response.content[:200])
+
+
+CANDIDATE_POSTS = [("start",), ("q", 1, "answer"), ("q", 1, "hint"), ("signal",)]
+
+
+def csrf_client(invitation) -> Client:
+    """A browser's client: CSRF is checked, so its middleware reads the form first."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.get(url(invitation))
+    return browser
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_an_oversized_body_is_a_413_in_the_pages_words(invitation, settings, accept):
+    browser = csrf_client(invitation)
+    token = browser.cookies["csrftoken"].value
+    too_big = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10
+    for path in CANDIDATE_POSTS:
+        for body, content_type in (
+            (urlencode({"answer": "x" * too_big, "csrfmiddlewaretoken": token}), FORM),
+            (answer_body(json.dumps("x" * too_big)), "application/json"),
+            (answer_body(json.dumps("x" * 70_000)), "application/json"),
+        ):
+            response = browser.post(
+                url(invitation, *path), body, content_type=content_type,
+                HTTP_ACCEPT=accept, HTTP_X_CSRFTOKEN=token,
+            )  # fmt: skip
+            assert response.status_code == 413, (path, response.content[:200])
+            assert_refusal(response, accept, "The answer is too long.")
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_a_form_with_too_many_fields_is_a_400_in_the_pages_words(invitation, settings, accept):
+    browser = csrf_client(invitation)
+    token = browser.cookies["csrftoken"].value
+    fields = [("answer", "a")] * (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1000)
+    body = urlencode([*fields, ("csrfmiddlewaretoken", token)])
+    for path in CANDIDATE_POSTS:
+        response = browser.post(url(invitation, *path), body, content_type=FORM, HTTP_ACCEPT=accept)
+        assert response.status_code == 400, (path, response.content[:200])
+        assert_refusal(response, accept, "Reload the page and answer again.")
+
+
+def test_a_multipart_answer_is_read_like_a_form(version, invitation):
+    browser = csrf_client(invitation)
+    token = browser.cookies["csrftoken"].value
+    browser.post(url(invitation, "start"), {"csrfmiddlewaretoken": token})
+    browser.get(url(invitation, "q", 1))
+    response = browser.post(
+        url(invitation, "q", 1, "answer"),
+        {
+            "answer": correct_option(version, 1),
+            "submission_id": str(uuid.uuid4()),
+            "csrfmiddlewaretoken": token,
+        },
+    )
+    assert response.status_code == 302, response.content[:300]
+    assert question_row(invitation, 1).attempts_used == 1
+
+
+def assert_refusal(response, accept: str, message: str) -> None:
+    if accept == "application/json":
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["error"].endswith(message)
+    else:
+        assert response["Content-Type"].startswith("text/html")
+        assert message in response.content.decode()
