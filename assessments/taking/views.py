@@ -70,6 +70,7 @@ def _refuse(
         response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
     else:
         context = {"message": message, "invitation": invitation, "current": current}
+        context["retry_after"] = retry_after  # only a question being prepared asks again
         if invitation is not None:
             context["version"] = invitation.version
         response = render(request, "assessments/take/refused.html", context, status=status)
