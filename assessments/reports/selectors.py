@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from assessments.invitations.models import Invitation
@@ -136,7 +136,9 @@ def results_rows(invitations: QuerySet[Invitation], *, now: datetime) -> Iterato
                 queryset=QuestionState.objects.select_related("challenge").order_by("position"),
             )
         )
-        .annotate(signal_count=Count("signals", filter=~Q(signals__kind="hint")))
+        # Every signal, hint reveals included: the count of what the report lists under
+        # "Integrity signals" (and the API and Greenhouse count), under the same name.
+        .annotate(signal_count=Count("signals"))
     )
     width = max((len(i.questions.all()) for i in invitations), default=0)
     header = [

@@ -40,9 +40,9 @@ from assessments.taking.session import (
     question_open,
     session_start,
     session_sync,
-    signal_record,
     time_used,
 )
+from assessments.taking.signals import client_signal_record
 
 # The largest answer body a page may send (a code answer and the form's other fields).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -70,6 +70,7 @@ def _refuse(
         response = JsonResponse({"error": message, "retry_after": retry_after}, status=status)
     else:
         context = {"message": message, "invitation": invitation, "current": current}
+        context["retry_after"] = retry_after  # only a question being prepared asks again
         if invitation is not None:
             context["version"] = invitation.version
         response = render(request, "assessments/take/refused.html", context, status=status)
@@ -303,29 +304,10 @@ def signal(request, invitation: Invitation, *, now):
     """The page reports a focus loss or a paste; recorded for the report, never held against."""
     try:
         data = json_body_parse(request.body)
-    except JsonBodyError:
-        data = None
-    if not isinstance(data, dict):
-        raise TakingError(_("The request must be a JSON object."), status=400)
-    question_state = None
-    if data.get("position") is not None:
-        question_state = QuestionState.objects.filter(
-            invitation=invitation, position=_int(data.get("position"))
-        ).first()
-    detail = {}
-    if isinstance(data.get("seconds"), int | float):
-        detail["seconds"] = round(float(data["seconds"]), 1)
-    signal_record(
-        invitation, kind=str(data.get("kind", "")), now=now, question=question_state, detail=detail
-    )
+    except JsonBodyError as exc:
+        raise TakingError(str(exc), status=400) from exc
+    client_signal_record(invitation, data=data, now=now)
     return JsonResponse({}, status=202)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @require_GET

@@ -44,6 +44,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF, the first to read a form: an oversized or overfull candidate post is
+    # answered in the candidate pages' words, not Django's bare 400 page.
+    "assessments.taking.middleware.CandidateBodyLimitsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.ActiveOrganizationMiddleware",

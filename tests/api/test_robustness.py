@@ -156,6 +156,18 @@ def test_deeply_nested_json_is_a_400_on_every_write(api_a, key_a, assessment_a, 
             _error(response, 400, "parse_error")
 
 
+def test_numbers_past_a_float_or_a_column_are_a_400_on_every_write(api_a, key_a, assessment_a):
+    paths = _write_paths(api_a, assessment_a)
+    for number in ("1e999", "-1e999", "1" + "0" * 30):
+        body = f'{{"email": "n@example.com", "time_multiplier": {number}, "events": [{number}]}}'
+        for method, path in paths:
+            response = getattr(api_a, method)(path, body, content_type="application/json")
+            assert "too large" in _error(response, 400, "parse_error")["message"], path
+        for path in GREENHOUSE_WRITES:
+            response = _greenhouse(key_a).post(path, body, content_type="application/json")
+            _error(response, 400, "parse_error")
+
+
 def _nested_objects(depth: int) -> bytes:
     return ('{"a":' * depth + "1" + "}" * depth).encode()
 

@@ -110,6 +110,11 @@ def test_candidate_pages_fit_the_screen(page, screens, demo_invitation, width):
     expect(page.locator(".take-header .set-name")).to_have_text("BatchNorm Mastery")
     expect(page.locator(".badge-missed")).to_be_visible()  # question 1 was missed
     fits_the_screen(page)
+    # Every column in sight without scrolling a box: at 390 px each row reflows to a card.
+    for label in ("Verdict", "Points", "Time used", "Attempts", "Hint"):
+        box = page.locator(f'.results-table tbody tr >> nth=0 >> td[data-label="{label}"]')
+        right = box.evaluate("(el) => el.getBoundingClientRect().right")
+        assert right <= width, (label, right)
     screens("results")
 
     demo_invitation.refresh_from_db()

@@ -122,11 +122,28 @@ def test_csv_export_of_a_set(client, tenant_a, tenant_b, version, finished):
     )  # fmt: skip
     assert (ada["q1_verdict"], ada["q1_attempts"], ada["q1_hint"]) == ("correct", "2", "yes")
     assert (ada["q2_verdict"], ada["q2_points"]) == ("incorrect", "0.0")
-    assert ada["q3_points"] == "2.0" and ada["integrity_signals"] == "0"
+    # The hint on question 1: listed under "Integrity signals" in the report, counted here.
+    assert ada["q3_points"] == "2.0" and ada["integrity_signals"] == "1"
     everything = client.get("/admin/assessments/invitation/export.csv")
     body = everything.content.decode()
     assert "elsewhere@example.com" in body and "theirs@example.com" not in body
     assert client.get("/admin/assessments/invitation/export.csv?challenge_set=x").status_code == 404
+
+
+def test_report_csv_and_api_count_the_same_integrity_signals(version, finished):
+    from assessments.reports.results import invitation_result
+    from assessments.reports.selectors import report_build, results_rows
+
+    now = timezone.now()
+    # Two more kinds besides the hint: a focus loss the page reported, a late answer.
+    with tenant_context(finished.organization_id):
+        for kind in ("focus_lost", "late_answer"):
+            finished.signals.create(organization_id=finished.organization_id, kind=kind, at=now)
+        listed = report_build(finished, now=now)["signals"]
+        header, row = list(results_rows(Invitation.objects.filter(pk=finished.pk), now=now))
+        api = invitation_result(finished, now=now)["integrity_signals"]
+    assert sorted(s.kind for s in listed) == ["focus_lost", "hint", "late_answer"]
+    assert row[header.index("integrity_signals")] == len(listed) == len(api) == 3
 
 
 def test_csv_export_runs_a_constant_number_of_queries(client, tenant_a, version):

@@ -84,6 +84,10 @@ def test_question_does_not_open_until_its_variant_is_ready_and_loses_no_time(dem
     page = client.get(f"/t/{invitation.token}/q/1/")
     assert page.status_code == 503
     assert page["Refresh"] == "2" and "being prepared" in page.content.decode()
+    # A wait, not an error: a polite status headed as such, never "Not available".
+    html = page.content.decode()
+    assert "<title>Preparing your question…" in html and 'role="status"' in html
+    assert "Not available" not in html and 'role="alert"' not in html
     question = QuestionState.all_tenants.get(invitation=invitation, position=1)
     assert question.opened_at is None and question.deadline is None
     prepare_variants(invitation)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
+from assessments.core.request_limits import declared_length
 from assessments.hr.api.errors import FALLBACK_CODE, STATUS_CODES, error_body
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,8 @@ def _is_json(response: HttpResponse) -> bool:
 
 
 def _declared_too_large(request: HttpRequest) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return False
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return limit is not None and length > limit
+    return limit is not None and declared_length(request) > limit
 
 
 class JsonErrorsMiddleware:
