@@ -333,6 +333,20 @@ def _check_pools(challenges: list[ChallengeData], errors: _Collector) -> None:
             )
 
 
+def _unix_newlines(value: Any) -> Any:
+    """Turn CRLF and lone CR into LF in every string of parsed YAML.
+
+    YAML folds a file's own line breaks to LF, but a quoted "\\r\\n" escape (what a CRLF
+    export used to hold) would bring CRs to candidates and the sandbox."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    if isinstance(value, list):
+        return [_unix_newlines(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _unix_newlines(item) for key, item in value.items()}
+    return value
+
+
 def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
     """Parse and validate a whole file; raise ``ContentError`` with every problem found."""
     if isinstance(text, bytes):
@@ -345,7 +359,7 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
                 [f"file: not UTF-8 text ({exc.reason} at byte {exc.start})"]
             ) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = _unix_newlines(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
@@ -402,7 +416,10 @@ def _str_representer(dumper: yaml.SafeDumper, value: str):
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style=style)
 
 
-# A multi-representer also covers str subclasses such as the models' TextChoices members.
+# PyYAML looks up a value's exact type first, where SafeDumper's own str representer sits:
+# plain str needs its own entry; the multi-representer covers str subclasses such as the
+# models' TextChoices members.
+_LiteralDumper.add_representer(str, _str_representer)
 _LiteralDumper.add_multi_representer(str, _str_representer)
 
 
