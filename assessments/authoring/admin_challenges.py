@@ -110,7 +110,14 @@ class MisconceptionsField(forms.CharField):
 
     def prepare_value(self, value):
         if isinstance(value, list):
-            return dump_yaml(value).rstrip() if value else ""
+            # As an author writes them: label first, and only the one of code and text used.
+            items = [
+                {key: item[key] for key in ("label", "code", "text") if item.get(key)}
+                if isinstance(item, dict)
+                else item
+                for item in value
+            ]
+            return dump_yaml(items).rstrip() if items else ""
         return value
 
     def to_python(self, value) -> list[dict[str, str]]:

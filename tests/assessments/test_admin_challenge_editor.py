@@ -85,7 +85,7 @@ def test_variable_question_shows_its_variables_and_misconceptions(author_client,
     html = page.content.decode()
     assert page.status_code == 200
     assert "rng = random.Random(seed)" in html  # the generator, in the variables field
-    assert "label: eval mode with fresh running statistics" in html
+    assert "- label: eval mode with fresh running statistics\n  code: |" in html
     assert 'name="options-TOTAL_FORMS"' not in html  # no option rows to fill in
     assert "computed by running the key and each misconception" in html
     variants = f"/admin/assessments/challengeset/{challenge.challenge_set_id}/variants/"
