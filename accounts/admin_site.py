@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import admin
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import audit_record
 from accounts.models import AuditEvent
 from accounts.selectors import memberships_of_user
 from accounts.tenancy import TenantModel
+
+
+def posted_with_unix_newlines(post: QueryDict) -> QueryDict:
+    """Return ``post`` with every ``\r\n`` (and lone ``\r``) turned into ``\n``.
+
+    Browsers send a textarea's line breaks as CRLF (the HTML form-submission rule), so every
+    text an author types (prompt, code, options, variables, misconceptions, grading fields)
+    would reach candidates, the sandbox and exports with ``\r``. Normalizing the posted data
+    once, where every admin page receives it, covers each field and inline without each form
+    having to remember it.
+    """
+    normalized = QueryDict(mutable=True, encoding=post.encoding)
+    for key, values in post.lists():
+        normalized.setlist(
+            key, [value.replace("\r\n", "\n").replace("\r", "\n") for value in values]
+        )
+    normalized._mutable = False
+    return normalized
 
 
 class MemberAuthenticationForm(AuthenticationForm):
@@ -34,6 +54,18 @@ class AuthoringAdminSite(admin.AdminSite):
     site_title = _("ML Assess")
     index_title = _("Your organization")
     enable_nav_sidebar = True
+
+    def admin_view(self, view, cacheable=False):
+        """Wrap every admin page so what a form posts is stored with ``\n`` line endings."""
+        wrapped = super().admin_view(view, cacheable)
+
+        @functools.wraps(view)
+        def normalized(request, *args, **kwargs):
+            if request.method == "POST":
+                request.POST = posted_with_unix_newlines(request.POST)
+            return wrapped(request, *args, **kwargs)
+
+        return normalized
 
     def has_permission(self, request) -> bool:
         return (

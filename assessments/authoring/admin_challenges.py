@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import yaml
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -23,11 +24,18 @@ from assessments.authoring.admin_grading import (
     initial_from_config,
     validate_without_options,
 )
+from assessments.authoring.content import (
+    ContentError,
+    dump_yaml,
+    misconceptions_parse,
+    variable_option_specs,
+    variable_problems,
+)
 from assessments.authoring.models import Challenge, ChallengeOption, ChallengeSet
 from assessments.authoring.rendering import highlight_python, render_markdown
 from assessments.authoring.services import challenge_set_refresh_draft_hash
 from assessments.core.choices import CHOICE_FORMATS, FORMATS_BY_KIND
-from grading.formats import ConfigError, OptionSpec
+from grading.formats import ConfigError, OptionSpec, validate_variable_grading_config
 
 NEW_OPTION_ROWS = 4
 # Marks a challenge page opened from its set: saving it returns there.
@@ -50,6 +58,15 @@ class OptionInlineFormSet(BaseInlineFormSet):
         ]
         challenge = self.instance
         if not challenge.answer_format:
+            return
+        if challenge.is_variable:
+            if specs:
+                raise ValidationError(
+                    _(
+                        "A variable question's options are computed for each candidate (the "
+                        "executed key and one per misconception): delete these rows."
+                    )
+                )
             return
         if challenge.answer_format not in CHOICE_FORMATS:
             # The challenge's form validated its configuration, beside the fields.
@@ -82,6 +99,49 @@ class OptionInline(TenantInline, admin.TabularInline):
         return super().get_formset(request, obj, **kwargs)
 
 
+class MisconceptionsField(forms.CharField):
+    """A variable question's misconceptions, edited as a YAML list of {label, code|text}."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "cols": 90, "class": "code-input"})
+
+    def __init__(self, *, encoder=None, decoder=None, **kwargs):
+        # The model's JSONField offers its JSON encoder and decoder; YAML text needs neither.
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            # As an author writes them: label first, and only the one of code and text used.
+            items = [
+                {key: item[key] for key in ("label", "code", "text") if item.get(key)}
+                if isinstance(item, dict)
+                else item
+                for item in value
+            ]
+            return dump_yaml(items).rstrip() if items else ""
+        return value
+
+    def to_python(self, value) -> list[dict[str, str]]:
+        text = super().to_python(value)
+        if not text.strip():
+            return []
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValidationError(
+                _("Not valid YAML: %(problem)s") % {"problem": getattr(exc, "problem", None) or exc}
+            ) from exc
+        try:
+            return misconceptions_parse(raw)
+        except ContentError as exc:
+            raise ValidationError(exc.problems) from exc
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return self.to_python(data) != (initial or [])
+        except ValidationError:
+            return True
+
+
 class ChallengeForm(GradingConfigFields, forms.ModelForm):
     """A challenge; its grading configuration is edited through the fields of its format."""
 
@@ -90,8 +150,9 @@ class ChallengeForm(GradingConfigFields, forms.ModelForm):
         fields = (
             "challenge_set", "position", "kind", "title", "difficulty", "time_limit",
             "max_attempts", "points", "prompt", "code", "hint", "explanation", "answer_format",
-            "grading_config",
+            "grading_config", "variables", "misconceptions",
         )  # fmt: skip
+        field_classes = {"misconceptions": MisconceptionsField}
         widgets = {
             "prompt": forms.Textarea(attrs={"rows": 5, "cols": 90}),
             "code": forms.Textarea(
@@ -99,8 +160,22 @@ class ChallengeForm(GradingConfigFields, forms.ModelForm):
             ),
             "hint": forms.Textarea(attrs={"rows": 2, "cols": 90}),
             "explanation": forms.Textarea(attrs={"rows": 4, "cols": 90}),
+            "variables": forms.Textarea(
+                attrs={"rows": 8, "cols": 90, "class": "code-input", "spellcheck": "false"}
+            ),
         }
         labels = {"grading_config": _("Grading config (JSON)")}
+        help_texts = {
+            "variables": _(
+                "Python run in the sandbox per candidate; its names fill {{ name }} in the "
+                "prompt, code, hint and explanation. Empty for a fixed question."
+            ),
+            "misconceptions": _(
+                "YAML list; each item has a label and either code (a program whose output is a "
+                "wrong option) or text (a template). Example:<br><code>- label: forgot eval()"
+                "<br>&nbsp;&nbsp;code: print(x.mean())</code>"
+            ),
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -118,11 +193,27 @@ class ChallengeForm(GradingConfigFields, forms.ModelForm):
         )
         if not answer_format or "grading_config" in self.errors:
             return cleaned
+        variables = cleaned.get("variables") or ""
+        misconceptions = cleaned.get("misconceptions") or []
+        for problem in variable_problems(
+            kind=cleaned.get("kind") or "",
+            answer_format=answer_format,
+            variables=variables,
+            misconceptions=misconceptions,
+            has_options=False,  # the options inline checks its own rows
+        ):
+            field = "misconceptions" if "misconception" in problem else "variables"
+            self.add_error(field, problem[:1].upper() + problem[1:] + ".")
         raw = bool(cleaned.get("use_raw_json"))
         submitted = cleaned.get("grading_config") or {}
         try:
             config = submitted if raw else config_from_fields(answer_format, cleaned, submitted)
-            cleaned["grading_config"] = validate_without_options(answer_format, config)
+            if variables.strip():
+                specs = variable_option_specs(misconceptions, answer_format)
+                config = validate_variable_grading_config(answer_format, config, specs)
+            else:
+                config = validate_without_options(answer_format, config)
+            cleaned["grading_config"] = config
         except ConfigError as exc:
             message = exc.message[:1].upper() + exc.message[1:] + "."
             if raw or field_of_error(exc, raw=raw) == "grading_config":
@@ -145,6 +236,17 @@ class ChallengeAdmin(TenantAdmin):
         (None, {"fields": ("challenge_set", "position", "kind", "title", "difficulty")}),
         (_("Rules"), {"fields": ("time_limit", "max_attempts", "points")}),
         (_("Question"), {"fields": ("prompt", "code", "hint", "explanation")}),
+        (
+            _("Variables (per-candidate variants)"),
+            {
+                "fields": ("variables", "misconceptions"),
+                "description": _(
+                    "With variables, each candidate gets their own variant: its options are "
+                    "computed by running the key and each misconception, so the question has "
+                    "no option rows to edit. See them under Preview variants."
+                ),
+            },
+        ),
         (_("Answer"), {"fields": ("answer_format",)}),
         # One group of grading fields per answer format (the page's script shows only the
         # chosen format's; without it every group shows, each saying which format it is for).
@@ -167,6 +269,12 @@ class ChallengeAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(option_count=Count("options"))
+
+    def get_inline_instances(self, request, obj=None):
+        # A variable question's options are computed per candidate: no rows to edit.
+        if obj is not None and obj.is_variable:
+            return []
+        return super().get_inline_instances(request, obj)
 
     @admin.display(description=_("options"), ordering="option_count")
     def option_count(self, obj) -> int:
@@ -223,6 +331,17 @@ class ChallengeAdmin(TenantAdmin):
     def preview(self, obj: Challenge) -> str:
         if obj is None or obj.pk is None:
             return _("Save to see the preview.")
+        if obj.is_variable:
+            url = reverse("admin:assessments_challengeset_variants", args=[obj.challenge_set_id])
+            return format_html(
+                "<p>{}</p><p><a class='button' href='{}'>{}</a></p>",
+                _(
+                    "Each candidate gets their own variant: the prompt, code and options are "
+                    "drawn from the variables when the candidate starts."
+                ),
+                url,
+                _("Preview variants"),
+            )
         parts = [str(render_markdown(obj.prompt))]
         if obj.code:
             parts.append(str(highlight_python(obj.code)))

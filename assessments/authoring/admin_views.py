@@ -176,6 +176,9 @@ def key_check_view(model_admin):
             check=check,
             running=check.status == KeyCheck.Status.RUNNING,
             coverage=key_check_coverage(check),
+            # Publishing an unchanged draft keeps the latest version, published before this
+            # check was asked for: say nothing changed rather than "Published version N".
+            unchanged=check.version is not None and check.version.published_at < check.requested_at,
         )
         status = 409 if check.status == KeyCheck.Status.REFUSED else 200
         template = "admin/assessments/challengeset/key_check.html"

@@ -216,26 +216,37 @@ def _misconceptions(raw: Any, where: str, errors: _Collector) -> list[dict[str, 
     return items
 
 
-def _check_variables(raw: dict, data: ChallengeData, where: str, errors: _Collector) -> None:
-    """A variable question draws its options: it declares misconceptions, not options."""
-    if not data.variables.strip():
-        if data.misconceptions:
-            errors.add(where, "field 'misconceptions' needs 'variables'")
-        return
-    if data.kind not in VARIABLE_KINDS:
-        errors.add(where, f"field 'variables' is for kinds {', '.join(sorted(VARIABLE_KINDS))}")
-    fmt = raw.get("answer_format", FORMATS_BY_KIND.get(data.kind, ("",))[0])
-    if fmt not in VARIABLE_FORMATS:
-        errors.add(
-            where,
-            f"field 'variables' needs answer_format {', '.join(sorted(VARIABLE_FORMATS))}",
+def variable_problems(
+    *, kind: str, answer_format: str, variables: str, misconceptions: list, has_options: bool
+) -> list[str]:
+    """Return why a question's variables, misconceptions and options do not fit together.
+
+    A variable question draws its options: it declares misconceptions, not options."""
+    if not variables.strip():
+        return ["field 'misconceptions' needs 'variables'"] if misconceptions else []
+    problems = []
+    if kind not in VARIABLE_KINDS:
+        problems.append(f"field 'variables' is for kinds {', '.join(sorted(VARIABLE_KINDS))}")
+    if answer_format not in VARIABLE_FORMATS:
+        problems.append(
+            f"field 'variables' needs answer_format {', '.join(sorted(VARIABLE_FORMATS))}"
         )
-    if data.options:
-        errors.add(where, "field 'options' must be omitted: misconceptions make the options")
-    if fmt == "code" and data.misconceptions:
-        errors.add(where, "field 'misconceptions' is for choice questions, not code")
-    if fmt == "single_choice" and not data.misconceptions:
-        errors.add(where, "a variable single-choice question needs at least one misconception")
+    if has_options:
+        problems.append("field 'options' must be omitted: misconceptions make the options")
+    if answer_format == "code" and misconceptions:
+        problems.append("field 'misconceptions' is for choice questions, not code")
+    if answer_format == "single_choice" and not misconceptions:
+        problems.append("a variable single-choice question needs at least one misconception")
+    return problems
+
+
+def misconceptions_parse(raw: Any) -> list[dict[str, str]]:
+    """Return a variable question's validated misconceptions; raise ``ContentError``."""
+    errors = _Collector()
+    items = _misconceptions(raw, "misconceptions", errors)
+    if errors.problems:
+        raise ContentError(errors.problems)
+    return items
 
 
 def variable_option_specs(
@@ -285,7 +296,14 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
     )
     if data.pool and not SLUG_RE.match(data.pool):
         errors.add(where, "field 'pool' must be lowercase letters, digits and hyphens")
-    _check_variables(raw, data, where, errors)
+    for problem in variable_problems(
+        kind=data.kind,
+        answer_format=raw.get("answer_format", FORMATS_BY_KIND.get(data.kind, ("",))[0]),
+        variables=data.variables,
+        misconceptions=data.misconceptions,
+        has_options=bool(data.options),
+    ):
+        errors.add(where, problem)
     if kind:
         allowed = FORMATS_BY_KIND[kind]
         answer_format = raw.get("answer_format", allowed[0])
@@ -333,6 +351,20 @@ def _check_pools(challenges: list[ChallengeData], errors: _Collector) -> None:
             )
 
 
+def _unix_newlines(value: Any) -> Any:
+    """Turn CRLF and lone CR into LF in every string of parsed YAML.
+
+    YAML folds a file's own line breaks to LF, but a quoted "\\r\\n" escape (what a CRLF
+    export used to hold) would bring CRs to candidates and the sandbox."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    if isinstance(value, list):
+        return [_unix_newlines(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _unix_newlines(item) for key, item in value.items()}
+    return value
+
+
 def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
     """Parse and validate a whole file; raise ``ContentError`` with every problem found."""
     if isinstance(text, bytes):
@@ -345,7 +377,7 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
                 [f"file: not UTF-8 text ({exc.reason} at byte {exc.start})"]
             ) from exc
     try:
-        raw = yaml.safe_load(text)
+        raw = _unix_newlines(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
@@ -402,7 +434,10 @@ def _str_representer(dumper: yaml.SafeDumper, value: str):
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style=style)
 
 
-# A multi-representer also covers str subclasses such as the models' TextChoices members.
+# PyYAML looks up a value's exact type first, where SafeDumper's own str representer sits:
+# plain str needs its own entry; the multi-representer covers str subclasses such as the
+# models' TextChoices members.
+_LiteralDumper.add_representer(str, _str_representer)
 _LiteralDumper.add_multi_representer(str, _str_representer)
 
 

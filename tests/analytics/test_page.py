@@ -35,6 +35,7 @@ def test_a_reviewer_reads_figures_charts_and_flags(client, tenant_a, version):
     page = response.content.decode()
     assert "10 completed sessions over all versions" in page
     assert "css/analytics.css" in page
+    assert page.count("<h1") == 1  # the title once, not the admin's heading and the page's
     # The table: Q1's figures as the computation tests derive them.
     assert "55% (33%\u201393%)" in page  # median (p25 to p75) of time used against the limit
     assert '0.67 <span class="count">(67% \u2013 0%)' in page  # D (upper, lower)

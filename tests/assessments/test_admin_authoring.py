@@ -70,6 +70,11 @@ def test_author_imports_previews_and_publishes(author_client, tenant_a):
     assert "Published version 1" in author_client.get(response["Location"]).content.decode()
     with tenant_context(tenant_a.organization):
         assert ChallengeSetVersion.objects.filter(challenge_set=challenge_set, number=1).exists()
+    again = author_client.post(f"/admin/assessments/challengeset/{challenge_set.pk}/publish/")
+    page = author_client.get(again["Location"]).content.decode()
+    assert "Nothing changed since version 1" in page and "Published version" not in page
+    with tenant_context(tenant_a.organization):
+        assert challenge_set.versions.count() == 1
     version_page = author_client.get(
         f"/admin/assessments/challengeset/{challenge_set.pk}/versions/1/preview/"
     )

@@ -1,6 +1,7 @@
 """The YAML format: every mistake named by challenge and field, nothing half-written."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -197,3 +198,15 @@ def test_import_command_exits_non_zero_on_bad_file(tenant_a, tmp_path):
     assert result.returncode == 1
     assert "not valid YAML" in result.stderr
     assert not ChallengeSet.all_tenants.exists()
+
+
+def test_demo_keys_are_not_given_away_by_the_longest_option():
+    """A test-wise candidate picking the longest, most hedged option must not score."""
+    demo = Path(__file__).resolve().parents[2] / "assessments" / "demo" / "batchnorm-mastery.yaml"
+    fixed = [c for c in parse_challenge_set(demo.read_bytes()).challenges if c.options]
+    assert len(fixed) == 3
+    for challenge in fixed:
+        correct = next(len(o.text) for o in challenge.options if o.correct)
+        wrong = [len(o.text) for o in challenge.options if not o.correct]
+        assert correct < max(wrong), challenge.title
+        assert max(wrong) - min([*wrong, correct]) <= 30, challenge.title  # similar lengths

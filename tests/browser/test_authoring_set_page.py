@@ -207,3 +207,53 @@ def test_the_invitation_list_offers_invite_candidates(page, screens, author_set,
     page.click("text=Invite candidates")
     page.wait_for_url(re.compile(r"/invitation/invite/$"))
     screens("invite-candidates")
+
+
+def test_admin_pages_do_not_scroll_sideways_at_390_px(page, screens, author_set):
+    """Every authoring page fits a phone's width: only a table may scroll, in its own box."""
+    from assessments.authoring.publishing import challenge_set_publish
+    from assessments.authoring.services import challenge_set_import
+    from tests.candidates.conftest import invite
+    from tests.variants.conftest import DEMO
+
+    tenant, challenge_set = author_set
+    with tenant_context(tenant.organization):
+        version, _ = challenge_set_publish(challenge_set=challenge_set, actor=None)
+        challenge = challenge_set.challenges.order_by("position").first()
+    invitation = invite(version)
+    with tenant_context(tenant.organization):
+        demo, _ = challenge_set_import(
+            organization=tenant.organization, text=DEMO.read_bytes(), actor=tenant.author
+        )
+        variable = demo.challenges.get(position=1)
+    page.set_viewport_size(WIDTHS["390"])
+    sign_in(page, tenant.author)
+    base = "/admin/assessments/"
+    pages = {
+        "set-list": f"{base}challengeset/",
+        "set": f"{base}challengeset/{challenge_set.pk}/change/",
+        "challenge": f"{base}challenge/{challenge.pk}/change/",
+        "analytics": f"{base}challengeset/{challenge_set.pk}/analytics/",
+        "variants": f"{base}challengeset/{challenge_set.pk}/variants/",
+        "history": f"{base}challengeset/{challenge_set.pk}/history/",
+        "invitations": f"{base}invitation/",
+        "report": f"{base}invitation/{invitation.pk}/report/",
+        "demo-set": f"{base}challengeset/{demo.pk}/change/",
+        "variable-challenge": f"{base}challenge/{variable.pk}/change/",
+    }
+    widths, culprits = {}, {}
+    for name, url in pages.items():
+        page.goto(url)
+        widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        culprits[name] = page.evaluate(OVERFLOWING) if widths[name] > 390 else []
+        screens(name)
+    assert widths == dict.fromkeys(pages, 390), culprits
+
+
+# The innermost elements that reach past the viewport's right edge, named for the failure.
+OVERFLOWING = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > innerWidth + 1
+    && ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 1))
+  .slice(0, 8)
+  .map(e => `${e.tagName.toLowerCase()}.${e.className}#${e.id}`
+    + `: ${e.getBoundingClientRect().right}`)"""
