@@ -27,6 +27,7 @@ from assessments.taking.session import (
     signal_add,
     time_is_up,
 )
+from assessments.taking.verdicts import verdict_pending_clear, verdict_pending_mark
 from grading.graders import AnswerError, get_grader
 from grading.jobs import grading_job_create, grading_job_grade_now
 from grading.models import GradingJob
@@ -188,6 +189,9 @@ def _accept(
         )
         answer.grading_job = job
         answer.save()
+        # After the INSERT (a repeated submission fails it and marks nothing), before the
+        # job's task is sent on commit.
+        verdict_pending_mark(token=invitation.token, position=question.position)
         question.pending = True
         question.save(update_fields=["attempts_used", "pending", "answered_after_explanation"])
         return Submission(answer, created=True, question=question)
@@ -327,5 +331,6 @@ def answer_graded(*, job_id: int, now: datetime) -> Answer | None:
             return answer
         invitation = Invitation.objects.select_related("version").get(pk=question.invitation_id)
         _apply_verdict(invitation, question, answer, answer.grading_job, now)
+        verdict_pending_clear(token=invitation.token, position=question.position)
     _complete_when_done(invitation, question, now)
     return answer
