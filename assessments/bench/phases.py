@@ -49,17 +49,22 @@ def invite(version: ChallengeSetVersion, count: int, label: str) -> list[str]:
 # Capacity.
 
 
-def tokens_needed(plan: Plan, behaviour: Behaviour, steps_per_test: int) -> int:
-    """Enough invitations for every seat to finish tests back to back, with a margin."""
-    seconds = min(plan.max_seconds, plan.step_seconds * len(plan.steps))
-    test_seconds = max(1.0, steps_per_test * behaviour.think_ms / 1000)
-    return int(max(plan.steps) * (1 + seconds / test_seconds) * 1.3) + 50
+def tokens_needed(plan: Plan, behaviour: Behaviour, thinks_per_test: float) -> int:
+    """Enough invitations for every seat to take tests back to back until the end, +20 %."""
+    test_seconds = max(1.0, thinks_per_test * behaviour.think_ms / 1000)
+    steps = plan.steps[: max(1, int(plan.max_seconds // plan.step_seconds))]
+    total, seated = 0.0, 0
+    for index, target in enumerate(steps):
+        remaining = (len(steps) - index) * plan.step_seconds
+        total += max(0, target - seated) * (1 + remaining / test_seconds)
+        seated = max(seated, target)
+    return int(total * 1.2) + 50
 
 
 def capacity_phase(out, *, url, organization, version, questions, behaviour, plan, seed, baseline):
     """Run the capacity steps; print each step, the capacity, CPU per request and checks."""
     thinks_per_test = 2 + sum(1 + (q.max_attempts > 1) * 0.5 for q in questions)
-    count = tokens_needed(plan, behaviour, round(thinks_per_test))
+    count = tokens_needed(plan, behaviour, thinks_per_test)
     with tenant_context(organization):
         tokens = invite(version, count, "capacity")
     out.write(

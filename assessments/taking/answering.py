@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from assessments.authoring.models import PublishedChallenge
+from assessments.authoring.selectors import published_challenges
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat
 from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, IntegritySignal, QuestionState
@@ -71,14 +72,18 @@ def answer_submit(
         raise TakingError(_("This test is over."), status=410)
     try:
         with transaction.atomic():
+            # Only the question's row is locked: joining its challenge here would lock the
+            # published challenge too, one row every candidate's answer to it waits for.
             question = (
                 QuestionState.objects.select_for_update()
-                .select_related("challenge")
                 .filter(invitation=invitation, position=position)
                 .first()
             )
             if question is None:
                 raise TakingError(_("There is no such question."), status=404)
+            question.challenge = published_challenges(
+                organization_id=invitation.organization_id, version_id=invitation.version_id
+            )[question.challenge_id]
             # About to be refused (or recorded late): a repeated submission gets its answer
             # back instead. An open question needs no look-up: a repeat there meets the
             # unique constraint on insert.

@@ -14,6 +14,7 @@ never exceed the maximum, and each answer was graded as its option deserved. Bot
 code answers timed from the click to the verdict on the page (``assessments.bench.verdict``).
 The server's CPU per request comes from its Server-Timing header (``config/cpu_timing.py``).
 """
+
 from __future__ import annotations
 
 import statistics
