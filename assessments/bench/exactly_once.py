@@ -2,7 +2,8 @@
 
 Every answer the server accepted is stored exactly once (none lost, none stored twice or
 without an accepted response), attempts stay within their maximum and match the answers,
-and each answer was graded as its option deserved.
+and each answer was graded as its option deserved (an answer after the question's time
+is kept as late, as the rules say, and counted apart).
 """
 
 from __future__ import annotations
@@ -24,14 +25,23 @@ def exactly_once_check(tokens: list[str], outcome: Outcome) -> dict[str, int]:
     unanswered = {s.submission_id for s in outcome.sent if 0 in s.statuses}
     stored = list(
         Answer.objects.filter(question__invitation__token__in=tokens).values_list(
-            "submission_id", "question__invitation__token", "question__position", "correct"
+            "submission_id",
+            "question__invitation__token",
+            "question__position",
+            "correct",
+            "status",
         )
     )
     stored_ids = Counter(str(row[0]) for row in stored)
-    misgraded = 0
-    for submission_id, token, position, correct in stored:
+    misgraded = late = 0
+    for submission_id, token, position, correct, status in stored:
         sent = sent_by_id.get(str(submission_id))
         if sent is None or (sent.token, sent.position) != (token, position):
+            continue
+        if status == Answer.Status.LATE:
+            # A candidate who thought past the question's time (lognormal thinking has a long
+            # tail): kept unjudged and refused, as the rules say; not a grading.
+            late += 1
             continue
         if correct is not sent.correct or any(
             g is not None and g is not sent.correct for g in sent.graded_correct
@@ -46,6 +56,7 @@ def exactly_once_check(tokens: list[str], outcome: Outcome) -> dict[str, int]:
     ungraded = (
         Answer.objects.filter(question__invitation__token__in=tokens)
         .exclude(grading_job__status=GradingJob.Status.DONE)
+        .exclude(status=Answer.Status.LATE)
         .count()
     )
     statuses = Counter(Invitation.objects.filter(token__in=tokens).values_list("status", flat=True))
@@ -63,6 +74,7 @@ def exactly_once_check(tokens: list[str], outcome: Outcome) -> dict[str, int]:
         "attempts_miscounted": miscounted,
         "misgraded": misgraded,
         "ungraded": ungraded,
+        "late": late,
         "completed": statuses.get(Invitation.Status.COMPLETED, 0),
         "candidates": len(tokens),
     }

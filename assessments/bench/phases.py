@@ -103,6 +103,17 @@ def _print_capacity(out, result: CapacityOutcome, plan: Plan, check: dict[str, i
             f"{b95:>11.1f} {errors:>6} {100 * step.generator_cpu:>6.0f}%  "
             f"{'ok' if step.passed else 'MISSED'}"
         )
+        if not step.passed:
+            # Slow but cheap requests waited (for a worker, or for the CPU), costly ones worked.
+            slowest = sorted(step.samples, key=lambda s: s.ms, reverse=True)[:6]
+            out.write(
+                "    slowest: "
+                + ", ".join(
+                    f"{s.name} {s.ms:.0f} ms (CPU {s.cpu_ms or 0:.1f})"
+                    + (f" {s.error}" if s.error else "")
+                    for s in slowest
+                )
+            )
     samples = result.outcome.samples
     ratios = cpu_ratios(samples)
     exact = exactly_once(check, all_completed=False)
