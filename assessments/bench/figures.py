@@ -50,13 +50,18 @@ def latency(samples: list[Sample], kind: str) -> tuple[float, float]:
 
 
 def cpu_ratios(samples: list[Sample]) -> dict[str, float]:
-    """Mean CPU of an answer and of a page over the mean CPU of the baseline."""
+    """Median CPU of an answer and of a page over the median CPU of the baseline.
+
+    Medians, because on a shared machine a request now and then is charged for cache misses
+    after another process ran (the baseline's mean moved by 2x between runs, its median
+    by 5 %); the means, which capacity arithmetic needs, are printed beside them.
+    """
     by_kind = costs_by(samples, attribute="kind")
     base = by_kind.get(BASELINE)
     if base is None or not base.count:
         return {}
     return {
-        kind: by_kind[kind].mean_ms / base.mean_ms
+        kind: by_kind[kind].median_ms / base.median_ms
         for kind in (ANSWER, PAGE)
         if kind in by_kind and by_kind[kind].count
     }

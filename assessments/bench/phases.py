@@ -128,7 +128,7 @@ def _print_capacity(out, result: CapacityOutcome, plan: Plan, check: dict[str, i
     for name, cost in costs_by(samples, attribute="name").items():
         out.write(f"    {name:<12} {cost}")
     out.write(
-        "  answer / healthz: "
+        "  median CPU, answer / healthz: "
         + (f"{ratios[ANSWER]:.2f}x" if ANSWER in ratios else "n/a")
         + "; page / healthz: "
         + (f"{ratios[PAGE]:.2f}x" if PAGE in ratios else "n/a")
