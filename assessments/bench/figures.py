@@ -53,8 +53,9 @@ def cpu_ratios(samples: list[Sample]) -> dict[str, float]:
     """Median CPU of an answer and of a page over the median CPU of the baseline.
 
     Medians, because on a shared machine a request now and then is charged for cache misses
-    after another process ran (the baseline's mean moved by 2x between runs, its median
-    by 5 %); the means, which capacity arithmetic needs, are printed beside them.
+    after another process ran (the baseline's mean moved from 3.7 to 5.6 ms between runs,
+    its median from 2.8 to 3.1 ms); the means, which capacity arithmetic needs, are printed
+    beside them.
     """
     by_kind = costs_by(samples, attribute="kind")
     base = by_kind.get(BASELINE)
