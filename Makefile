@@ -17,7 +17,7 @@ export PIP_FIND_LINKS := $(strip $(PIP_FIND_LINKS) $(wildcard /opt/wheels))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup run test browser lint format services migrate clean bench-grading bench-load \
-	bench-variants
+	bench-variants bench-capacity
 
 help:
 	@echo "make run   - set up everything and start web server, worker (embedded SQLite/filesystem broker"
@@ -107,13 +107,16 @@ bench-grading: setup services
 	  $(BENCH_ENV) $(MANAGE) sandbox_status --wait 60 >/dev/null && sleep 3 && \
 	  $(BENCH_ENV) $(MANAGE) bench_grading $(BENCH_ARGS)
 
-# Candidates taking BatchNorm Mastery at once through the production stack: gunicorn with
-# production settings, PostgreSQL, Redis, a Celery worker (both queues) and a sandbox (which
-# only load_demo's publishing needs: choice answers are graded in the request). Its own
-# database, Redis db 13, port and sandbox uids. Prints p50/p95, throughput, errors and the
-# exactly-once check, with /healthz on the same gunicorn as the baseline (README, "Figures").
+# Candidates taking BatchNorm Mastery through the production stack: gunicorn with production
+# settings, PostgreSQL, Redis, a Celery worker (both queues) and a sandbox (load_demo's
+# publishing and the code answers of the click-to-verdict phase). Its own database, Redis db
+# 13, port and sandbox uids. bench-load: everyone at once (overload; throughput at saturation);
+# bench-capacity: realistic pacing in steps (how many candidates stay fast). Both print
+# p50/p95, errors, the exactly-once check, the server's CPU per answer, page and /healthz
+# (Server-Timing, SERVER_TIMING_CPU=1) and click-to-verdict of code answers (README, "Figures").
 LOAD_PORT ?= 8013
 LOAD_ENV = DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=bench-load-only-not-secret \
+	SERVER_TIMING_CPU=1 \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_assess_load REDIS_URL=redis://127.0.0.1:6379/13 \
 	SANDBOX_SOCKET=$(CURDIR)/var/load/sandbox.sock SECURE_COOKIES=0 LOG_LEVEL=WARNING
 # Plain http on 127.0.0.1, so cookies cannot be marked Secure (SECURE_COOKIES=0 above).
@@ -139,7 +142,10 @@ bench-load: setup services
 	  $(LOAD_ENV) $(MANAGE) load_demo >/dev/null && \
 	  { $(LOAD_ENV) $(GUNICORN_ENV) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi \
 	      >var/load/gunicorn.log 2>&1 & } && \
-	  $(LOAD_ENV) $(MANAGE) bench_load --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_ARGS)
+	  $(LOAD_ENV) $(MANAGE) bench_load --url http://127.0.0.1:$(LOAD_PORT) $(LOAD_MODE) $(LOAD_ARGS)
+
+bench-capacity: LOAD_MODE = --mode capacity
+bench-capacity: bench-load
 
 # Per-candidate variants of BatchNorm Mastery (issue 14): preparing a candidate's variants,
 # how often two candidates' numbers differ, grading a variable answer next to a fixed one.

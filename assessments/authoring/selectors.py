@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
+from accounts.tenancy import tenant_context_of
 from assessments.authoring.models import (
     Challenge,
     ChallengeSet,
@@ -105,3 +108,27 @@ def _kind_labels(questions, labels: dict[str, str]) -> str:
     for _position, _title, kind in questions:
         seen.setdefault(str(labels.get(kind, kind)).lower(), None)
     return ", ".join(seen)
+
+
+# Published versions and their challenges are frozen (``FrozenModel``): a process can keep
+# them once read. Candidates' pages and answers read them on every request, and building
+# these rows (five JSON fields a challenge) cost more than the rest of the query.
+@functools.lru_cache(maxsize=256)
+def _published(organization_id: int, version_id: int):
+    with tenant_context_of(organization_id):
+        version = ChallengeSetVersion.objects.get(pk=version_id)
+        challenges = {c.pk: c for c in PublishedChallenge.objects.filter(version_id=version_id)}
+    return version, challenges
+
+
+def published_version(*, organization_id: int, version_id: int) -> ChallengeSetVersion:
+    """Return a published version of the organization, read once per process (frozen)."""
+    return _published(organization_id, version_id)[0]
+
+
+def published_challenges(*, organization_id: int, version_id: int) -> dict[int, PublishedChallenge]:
+    """Return a published version's challenges by id, read once per process (frozen).
+
+    Callers share the instances: they read them, never set attributes on them.
+    """
+    return _published(organization_id, version_id)[1]

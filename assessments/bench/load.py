@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 import uuid
@@ -34,11 +35,16 @@ class Question:
 
 @dataclass
 class Sample:
+    """One request: its kind, outcome, latency, when it was sent (seconds into the run) and
+    the server's CPU for it (``Server-Timing: cpu``, when the server says)."""
+
     kind: str
     name: str
     status: int
     ms: float
     error: str = ""
+    at: float = 0.0
+    cpu_ms: float | None = None
 
 
 @dataclass
@@ -70,13 +76,27 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """How simulated candidates behave: thinking, mistakes and double submits."""
+    """How simulated candidates behave: thinking, mistakes and double submits.
+
+    Think times are uniform between 0 and twice ``think_ms`` when ``think_sigma`` is 0 (the
+    overload mode), else lognormal with mean ``think_ms`` and that sigma: heavy-tailed, as
+    people reading a question are (most answer within the mean, a few take minutes).
+    """
 
     think_ms: float = 300.0
+    think_sigma: float = 0.0
     wrong_first: float = 0.4
     wrong_second: float = 0.3
     double_submit: float = 0.1
     start_spread_ms: float = 1000.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
 def _check_local(base_url: str) -> None:
@@ -85,13 +105,31 @@ def _check_local(base_url: str) -> None:
         raise ValueError(f"load goes to this machine only, not {host!r}")
 
 
+def server_cpu_ms(header: str | None) -> float | None:
+    """The ``cpu`` duration of a Server-Timing header (``cpu;dur=1.234``), if any."""
+    for metric in (header or "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name != "cpu":
+            continue
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "dur":
+                try:
+                    return float(value)
+                except ValueError:
+                    return None
+    return None
+
+
 class _Client:
     """Time requests and keep their samples."""
 
-    def __init__(self, base_url: str, outcome: Outcome, timeout: float):
+    def __init__(self, base_url: str, outcome: Outcome, timeout: float, origin: float = 0.0):
         self.base_url = base_url.rstrip("/")
         self.outcome = outcome
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        # perf_counter() at the run's start: samples say when they were sent relative to it.
+        self.origin = origin or time.perf_counter()
 
     async def send(
         self,
@@ -105,6 +143,7 @@ class _Client:
         **kwargs,
     ) -> tuple[int, bytes | None]:
         began = time.perf_counter()
+        at = began - self.origin
         try:
             async with http.request(
                 method,
@@ -115,19 +154,40 @@ class _Client:
             ) as response:
                 body = await response.read()
                 status = response.status
+                cpu_ms = server_cpu_ms(response.headers.get("Server-Timing"))
         except (aiohttp.ClientError, TimeoutError) as exc:
             ms = (time.perf_counter() - began) * 1000
-            self.outcome.samples.append(Sample(kind, name, 0, ms, type(exc).__name__))
+            self.outcome.samples.append(Sample(kind, name, 0, ms, type(exc).__name__, at))
             return 0, None
         ms = (time.perf_counter() - began) * 1000
         error = "" if status in expect else f"HTTP {status}"
-        self.outcome.samples.append(Sample(kind, name, status, ms, error))
+        self.outcome.samples.append(Sample(kind, name, status, ms, error, at, cpu_ms))
         return status, body
 
 
-async def _think(behaviour: Behaviour, rng: random.Random) -> None:
-    if behaviour.think_ms > 0:
-        await asyncio.sleep(rng.uniform(0, 2 * behaviour.think_ms) / 1000)
+def think_seconds(behaviour: Behaviour, rng: random.Random) -> float:
+    """Draw one pause between a candidate's steps."""
+    if behaviour.think_ms <= 0:
+        return 0.0
+    if behaviour.think_sigma <= 0:
+        return rng.uniform(0, 2 * behaviour.think_ms) / 1000
+    # A lognormal's mean is exp(mu + sigma^2 / 2): choose mu so the mean is think_ms.
+    sigma = behaviour.think_sigma
+    mu = math.log(behaviour.think_ms / 1000) - sigma * sigma / 2
+    return rng.lognormvariate(mu, sigma)
+
+
+async def _think(behaviour: Behaviour, rng: random.Random, stopping=None) -> bool:
+    """Pause as a candidate does; return False when told to stop meanwhile."""
+    seconds = think_seconds(behaviour, rng)
+    if stopping is None:
+        await asyncio.sleep(seconds)
+        return True
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        return True
+    return False
 
 
 def _csrf(http: aiohttp.ClientSession) -> str:
@@ -170,7 +230,8 @@ def _json(raw: bytes | None):
         return None
 
 
-async def _candidate(client, connector, token, questions, behaviour, seed):
+async def _candidate(client, connector, token, questions, behaviour, seed, stopping=None):
+    """Take the test as a person would; return early (between steps) once ``stopping`` is set."""
     rng = random.Random(seed)  # noqa: S311 - simulated behaviour, not security
     await asyncio.sleep(rng.uniform(0, behaviour.start_spread_ms) / 1000)
     # unsafe=True: aiohttp keeps no cookies from IP addresses otherwise (127.0.0.1).
@@ -180,9 +241,8 @@ async def _candidate(client, connector, token, questions, behaviour, seed):
     ) as http:
         base = f"/t/{token}"
         status, _ = await client.send(http, PAGE, "landing", "GET", f"{base}/", expect=(200,))
-        if status != 200:
+        if status != 200 or not await _think(behaviour, rng, stopping):
             return
-        await _think(behaviour, rng)
         status, _ = await client.send(
             http,
             OTHER,
@@ -200,7 +260,8 @@ async def _candidate(client, connector, token, questions, behaviour, seed):
             if status != 200:
                 return
             for attempt in range(question.max_attempts):
-                await _think(behaviour, rng)
+                if not await _think(behaviour, rng, stopping):
+                    return
                 wrong_share = behaviour.wrong_first if attempt == 0 else behaviour.wrong_second
                 option = (
                     rng.choice(question.wrong) if rng.random() < wrong_share else question.correct
@@ -210,7 +271,8 @@ async def _candidate(client, connector, token, questions, behaviour, seed):
                 )
                 if state is None or state.get("closed"):
                     break
-        await _think(behaviour, rng)
+        if not await _think(behaviour, rng, stopping):
+            return
         await client.send(http, PAGE, "results", "GET", f"{base}/results/", expect=(200,))
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.tenancy import tenant_context
 from assessments.authoring.models import PublishedChallenge
+from assessments.authoring.selectors import published_challenges
 from assessments.core.choices import CHOICE_FORMATS, AnswerFormat
 from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, IntegritySignal, QuestionState
@@ -30,6 +31,7 @@ from assessments.taking.session import (
     time_is_up,
 )
 from assessments.taking.variants import variant_challenge
+from assessments.taking.verdicts import verdict_pending_clear, verdict_pending_mark
 from grading.graders import AnswerError, get_grader
 from grading.jobs import grading_job_create, grading_job_grade_now
 from grading.models import GradingJob
@@ -73,14 +75,18 @@ def answer_submit(
         raise TakingError(_("This test is over."), status=410)
     try:
         with transaction.atomic():
+            # Only the question's row is locked: joining its challenge here would lock the
+            # published challenge too, one row every candidate's answer to it waits for.
             question = (
                 QuestionState.objects.select_for_update()
-                .select_related("challenge")
                 .filter(invitation=invitation, position=position)
                 .first()
             )
             if question is None:
                 raise TakingError(_("There is no such question."), status=404)
+            question.challenge = published_challenges(
+                organization_id=invitation.organization_id, version_id=invitation.version_id
+            )[question.challenge_id]
             # About to be refused (or recorded late): a repeated submission gets its answer
             # back instead. An open question needs no look-up: a repeat there meets the
             # unique constraint on insert.
@@ -191,6 +197,9 @@ def _accept(
         )
         answer.grading_job = job
         answer.save()
+        # After the INSERT (a repeated submission fails it and marks nothing), before the
+        # job's task is sent on commit.
+        verdict_pending_mark(token=invitation.token, position=question.position)
         question.pending = True
         question.save(update_fields=["attempts_used", "pending", "answered_after_explanation"])
         return Submission(answer, created=True, question=question)
@@ -361,6 +370,7 @@ def answer_graded(*, job_id: int, now: datetime) -> Answer | None:
             return answer
         invitation = Invitation.objects.select_related("version").get(pk=question.invitation_id)
         _apply_verdict(invitation, question, answer, answer.grading_job, now)
+        verdict_pending_clear(token=invitation.token, position=question.position)
     _complete_when_done(invitation, question, now)
     return answer
 

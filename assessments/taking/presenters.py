@@ -20,6 +20,7 @@ from assessments.invitations.models import Invitation
 from assessments.taking.models import Answer, QuestionState
 from assessments.taking.session import explanation_show, shuffled_options
 from assessments.taking.variants import variant_challenge
+from assessments.taking.verdicts import POLL_FACTOR, POLL_FIRST_MS, POLL_MAX_MS
 
 
 # Published text is frozen and rendering is a pure function of it: render each text once per
@@ -37,6 +38,9 @@ def python_html(code: str) -> SafeString:
 # Option texts shown as code (monospace, scrolling sideways inside the option): several lines,
 # a tensor, a list or a number, or an exception ("RuntimeError: ..."); anything else is prose.
 CODE_OPTION = re.compile(r"\n|^\s*(tensor\(|[\[(]|-?\d|[A-Z]\w*(Error|Exception|Warning)\b)")
+
+# How the page waits for a worker's verdict: "first factor cap" (take.js, the load benchmark).
+POLL_SCHEDULE = f"{POLL_FIRST_MS} {POLL_FACTOR} {POLL_MAX_MS}"
 
 # Below these many seconds the timer warns, then warns harder (take.js keeps them current).
 TIMER_WARNING_SECONDS = 30
@@ -128,6 +132,7 @@ def question_context(invitation, questions, state: QuestionState, *, now) -> dic
         "free": version.navigation == Navigation.FREE,
         "sequential": version.navigation == Navigation.SEQUENTIAL,
         "percent": round(100 * sum(q.is_closed for q in questions) / len(questions)),
+        "poll_schedule": POLL_SCHEDULE,
     }
 
 

@@ -19,6 +19,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from assessments.authoring.models import ChallengeSetVersion, PublishedChallenge
+from assessments.authoring.selectors import published_challenges, published_version
 from assessments.core.choices import FeedbackPolicy, Navigation
 from assessments.core.events import event_record
 from assessments.core.models import Event
@@ -69,9 +70,12 @@ def invitation_for_token(token: str) -> Invitation | None:
     if not token or len(token) > 64:
         return None
     # A token lookup: the candidate's link names no organization until it is found.
-    return (
-        Invitation.all_tenants.select_related("version", "organization").filter(token=token).first()
-    )
+    invitation = Invitation.all_tenants.select_related("organization").filter(token=token).first()
+    if invitation is not None:
+        invitation.version = published_version(
+            organization_id=invitation.organization_id, version_id=invitation.version_id
+        )
+    return invitation
 
 
 # Starting and the session's lifecycle.
@@ -136,12 +140,14 @@ def _expire(invitation: Invitation, now: datetime) -> None:
 
 
 def session_questions(invitation: Invitation) -> list[QuestionState]:
-    """The session's questions in order, with their challenges."""
-    return list(
-        QuestionState.objects.filter(invitation=invitation)
-        .select_related("challenge")
-        .order_by("position")
+    """The session's questions in order, with their (frozen, shared) challenges."""
+    questions = list(QuestionState.objects.filter(invitation=invitation).order_by("position"))
+    challenges = published_challenges(
+        organization_id=invitation.organization_id, version_id=invitation.version_id
     )
+    for question in questions:
+        question.challenge = challenges[question.challenge_id]
+    return questions
 
 
 def session_sync(invitation: Invitation, *, now: datetime) -> list[QuestionState]:

@@ -43,6 +43,7 @@ from assessments.taking.session import (
     time_used,
 )
 from assessments.taking.signals import client_signal_record
+from assessments.taking.verdicts import verdict_pending
 
 # The largest answer body a page may send (a code answer and the form's other fields).
 MAX_ANSWER_BYTES = 64 * 1024
@@ -288,9 +289,21 @@ def hint(request, invitation: Invitation, position: int, *, now):
 
 
 @require_GET
+@never_cache
+def state(request, token: str, position: int):
+    """The question's state as the server keeps it: the page's clock and verdicts sync here.
+
+    The page waiting for a code answer's verdict asks with ``?poll=1``: while the cache says
+    the verdict is on its way, the answer is that alone, with no database work; otherwise
+    (the verdict stored, or the cache unsure) the full state.
+    """
+    if request.GET.get("poll") and verdict_pending(token=token, position=position):
+        return JsonResponse({"position": position, "pending": True})
+    return _full_state(request, token, position)
+
+
 @candidate_view
-def state(request, invitation: Invitation, position: int, *, now):
-    """The question's state as the server keeps it: the page's clock and verdicts sync here."""
+def _full_state(request, invitation: Invitation, position: int, *, now):
     questions = session_sync(invitation, now=now)
     state = next((q for q in questions if q.position == position), None)
     if state is None:

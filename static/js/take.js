@@ -186,15 +186,28 @@
     }
   }
 
+  // The server says how to wait ("first factor cap", in ms): soon at first, so a quick job
+  // shows at once, then less often. While the verdict is on its way the answer comes from
+  // the server's cache; once it is stored, the full state (clock included).
+  var schedule = (page.dataset.poll || "100 1.5 2000").split(" ").map(Number);
   function poll(delay) {
     setTimeout(function () {
-      sync().then(function (state) {
-        if (state && !state.pending) showVerdict(state);
-        else poll(Math.min(delay * 1.5, 3000));
-      });
+      fetch(page.dataset.stateUrl + "?poll=1", { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .catch(function () { return null; })
+        .then(function (state) {
+          if (state && !state.pending) {
+            if (state.remaining_ms !== null && state.remaining_ms !== undefined && localDeadline !== null) {
+              localDeadline = Date.now() + state.remaining_ms;
+            }
+            showVerdict(state);
+          } else {
+            poll(Math.min(delay * schedule[1], schedule[2]));
+          }
+        });
     }, delay);
   }
-  if (page.dataset.pending === "1") poll(400);
+  if (page.dataset.pending === "1") poll(schedule[0]);
 
   // One submit per click: the server also counts a repeated submission once.
   if (form) {
