@@ -138,6 +138,8 @@ if CELERY_BROKER_URL == "filesystem://":
     _BROKER_DIR = VAR_DIR / "broker"
     for _folder in ("queue", "control", "processed"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's own transport lets a worker take a message before it is written (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:WholeMessageTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
