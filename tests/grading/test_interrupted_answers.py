@@ -154,7 +154,15 @@ def test_a_job_killed_from_outside_once_is_retried_and_the_candidate_sees_the_ve
             f"{base}/q/1/answer/", {"answer": BUSY_CORRECT, "submission_id": uuid.uuid4()}
         )
         assert response.status_code == 302
-        state = _wait_graded(client, base, timeout=90)
+        # The answer must be accepted (pending) before its verdict is awaited; a refusal
+        # names itself on the page it redirects to.
+        answers = Answer.all_tenants.filter(question__invitation=invitation)
+        assert answers.exists(), client.get(response["Location"]).content.decode()[-3000:]
+        deadline = time.monotonic() + 90
+        while answers.filter(status=Answer.Status.PENDING).exists():
+            assert time.monotonic() < deadline, celery_worker.log()
+            time.sleep(0.2)
+        state = _wait_graded(client, base, timeout=30)
     assert len(killer.killed) == 1, celery_worker.log()
     answer = Answer.all_tenants.select_related("grading_job").get(question__invitation=invitation)
     job = answer.grading_job
