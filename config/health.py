@@ -27,7 +27,8 @@ def _check_broker() -> dict:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-            transport = conn.transport_cls
+            # The kind ("redis", "filesystem"), not the class that implements it.
+            transport = conn.transport.driver_type
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True, "transport": str(transport)}

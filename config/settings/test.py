@@ -20,6 +20,8 @@ CACHES = {
 }
 # The lost-job tests give a worker a broker of its own, which they stop and restart.
 CELERY_BROKER_URL = env_str("TEST_BROKER_URL", REDIS_URL)
+# base.py chose its broker before this file named Redis: none of the embedded default's.
+CELERY_BROKER_TRANSPORT = None
 CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 30}
 GRADING_JOB_STUCK_SECONDS = env_int("GRADING_JOB_STUCK_SECONDS", 120)
 CELERY_BEAT_SCHEDULE["sweep-stuck-grading-jobs"]["schedule"] = env_int("GRADING_SWEEP_SECONDS", 30)
