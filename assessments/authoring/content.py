@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from assessments.authoring.content_fields import Problems, field_choice, field_int, field_text
 from assessments.core.choices import (
     ATTEMPTS_RANGE,
     CHOICE_FORMATS,
@@ -99,69 +100,7 @@ class ChallengeSetData:
     challenges: list[ChallengeData]
 
 
-class _Collector:
-    """Gather problems instead of stopping at the first one."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
-
-
-def _str(data: dict, key: str, where: str, errors: _Collector, *, required: bool) -> str:
-    value = data.get(key)
-    if value is None:
-        if required:
-            errors.add(where, f"field '{key}' is required")
-        return ""
-    if not isinstance(value, str):
-        errors.add(where, f"field '{key}' must be text, not {type(value).__name__}")
-        return ""
-    if required and not value.strip():
-        errors.add(where, f"field '{key}' must not be empty")
-    return value.strip("\n") if key in {"code", "variables"} else value.strip()
-
-
-def _int(
-    data: dict,
-    key: str,
-    where: str,
-    errors: _Collector,
-    *,
-    default: int | None,
-    bounds: tuple[int, int],
-) -> int | None:
-    value = data.get(key, default)
-    if value is None:
-        if default is None and key in data:
-            return None
-        if default is None:
-            errors.add(where, f"field '{key}' is required")
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.add(where, f"field '{key}' must be a whole number, not {value!r}")
-        return default
-    low, high = bounds
-    if not low <= value <= high:
-        errors.add(where, f"field '{key}' must be between {low} and {high}, not {value}")
-    return value
-
-
-def _choice(data: dict, key: str, where: str, errors: _Collector, choices, default=None) -> str:
-    value = data.get(key, default)
-    if value is None:
-        errors.add(where, f"field '{key}' is required")
-        return ""
-    if value not in choices.values:
-        errors.add(
-            where, f"field '{key}' must be one of {', '.join(choices.values)}, not {value!r}"
-        )
-        return ""
-    return value
-
-
-def _options(raw: Any, where: str, errors: _Collector) -> list[OptionData]:
+def _options(raw: Any, where: str, errors: Problems) -> list[OptionData]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -188,7 +127,7 @@ def _options(raw: Any, where: str, errors: _Collector) -> list[OptionData]:
     return options
 
 
-def _misconceptions(raw: Any, where: str, errors: _Collector) -> list[dict[str, str]]:
+def _misconceptions(raw: Any, where: str, errors: Problems) -> list[dict[str, str]]:
     if raw is None:
         return []
     if not isinstance(raw, list) or len(raw) > MAX_MISCONCEPTIONS:
@@ -203,8 +142,10 @@ def _misconceptions(raw: Any, where: str, errors: _Collector) -> list[dict[str, 
         unknown = sorted(set(item) - MISCONCEPTION_FIELDS)
         if unknown:
             errors.add(here, f"unknown field(s) {', '.join(unknown)}")
-        label = _str(item, "label", here, errors, required=True)
-        code, text = (_str(item, name, here, errors, required=False) for name in ("code", "text"))
+        label = field_text(item, "label", here, errors, required=True)
+        code, text = (
+            field_text(item, name, here, errors, required=False) for name in ("code", "text")
+        )
         if bool(code) == bool(text):
             errors.add(here, "needs exactly one of 'code' (a program) and 'text' (a template)")
         entry = {"label": label, "code": item.get("code", "").strip("\n") if code else ""}
@@ -242,7 +183,7 @@ def variable_problems(
 
 def misconceptions_parse(raw: Any) -> list[dict[str, str]]:
     """Return a variable question's validated misconceptions; raise ``ContentError``."""
-    errors = _Collector()
+    errors = Problems()
     items = _misconceptions(raw, "misconceptions", errors)
     if errors.problems:
         raise ContentError(errors.problems)
@@ -263,7 +204,7 @@ def variable_option_specs(
     ]
 
 
-def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None:
+def _challenge(raw: Any, index: int, errors: Problems) -> ChallengeData | None:
     title = raw.get("title") if isinstance(raw, dict) else None
     where = f"challenge {index}" + (f" ({title!r})" if isinstance(title, str) else "")
     if not isinstance(raw, dict):
@@ -273,26 +214,28 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
     unknown = sorted(set(raw) - CHALLENGE_FIELDS)
     if unknown:
         errors.add(where, f"unknown field(s) {', '.join(unknown)}")
-    kind = _choice(raw, "kind", where, errors, Kind)
+    kind = field_choice(raw, "kind", where, errors, Kind)
     data = ChallengeData(
         kind=kind,
-        title=_str(raw, "title", where, errors, required=True),
-        difficulty=_choice(raw, "difficulty", where, errors, Difficulty),
-        time_limit=_int(raw, "time_limit", where, errors, default=None, bounds=TIME_LIMIT_RANGE)
+        title=field_text(raw, "title", where, errors, required=True),
+        difficulty=field_choice(raw, "difficulty", where, errors, Difficulty),
+        time_limit=field_int(
+            raw, "time_limit", where, errors, default=None, bounds=TIME_LIMIT_RANGE
+        )
         or 0,
-        max_attempts=_int(raw, "max_attempts", where, errors, default=2, bounds=ATTEMPTS_RANGE)
+        max_attempts=field_int(raw, "max_attempts", where, errors, default=2, bounds=ATTEMPTS_RANGE)
         or 0,
-        points=_int(raw, "points", where, errors, default=1, bounds=(0, 1000)) or 0,
-        prompt=_str(raw, "prompt", where, errors, required=True),
-        code=_str(raw, "code", where, errors, required=False),
-        hint=_str(raw, "hint", where, errors, required=False),
-        explanation=_str(raw, "explanation", where, errors, required=False),
+        points=field_int(raw, "points", where, errors, default=1, bounds=(0, 1000)) or 0,
+        prompt=field_text(raw, "prompt", where, errors, required=True),
+        code=field_text(raw, "code", where, errors, required=False),
+        hint=field_text(raw, "hint", where, errors, required=False),
+        explanation=field_text(raw, "explanation", where, errors, required=False),
         answer_format="",
         grading={},
         options=_options(raw.get("options"), where, errors),
-        variables=_str(raw, "variables", where, errors, required=False),
+        variables=field_text(raw, "variables", where, errors, required=False),
         misconceptions=_misconceptions(raw.get("misconceptions"), where, errors),
-        pool=_str(raw, "pool", where, errors, required=False),
+        pool=field_text(raw, "pool", where, errors, required=False),
     )
     if data.pool and not SLUG_RE.match(data.pool):
         errors.add(where, "field 'pool' must be lowercase letters, digits and hyphens")
@@ -332,7 +275,7 @@ def _challenge(raw: Any, index: int, errors: _Collector) -> ChallengeData | None
     return data
 
 
-def _check_pools(challenges: list[ChallengeData], errors: _Collector) -> None:
+def _check_pools(challenges: list[ChallengeData], errors: Problems) -> None:
     """A pool is one position: its members are adjacent and of one kind and difficulty."""
     seen: dict[str, int] = {}
     for index, challenge in enumerate(challenges):
@@ -385,12 +328,12 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
         raise ContentError([f"{where}: not valid YAML: {problem}"]) from exc
     if not isinstance(raw, dict):
         raise ContentError(["file: must be a mapping with title, slug and challenges"])
-    errors = _Collector()
+    errors = Problems()
     where = "set"
     unknown = sorted(set(raw) - SET_FIELDS)
     if unknown:
         errors.add(where, f"unknown field(s) {', '.join(unknown)}")
-    slug = _str(raw, "slug", where, errors, required=True)
+    slug = field_text(raw, "slug", where, errors, required=True)
     if slug and not SLUG_RE.match(slug):
         errors.add(
             where, f"field 'slug' must be lowercase letters, digits and hyphens, not {slug!r}"
@@ -406,16 +349,18 @@ def parse_challenge_set(text: str | bytes) -> ChallengeSetData:
                 challenges.append(challenge)
     _check_pools(challenges, errors)
     data = ChallengeSetData(
-        title=_str(raw, "title", where, errors, required=True),
+        title=field_text(raw, "title", where, errors, required=True),
         slug=slug,
-        tagline=_str(raw, "tagline", where, errors, required=False),
-        badge=_str(raw, "badge", where, errors, required=False),
-        description=_str(raw, "description", where, errors, required=False),
-        navigation=_choice(raw, "navigation", where, errors, Navigation, Navigation.SEQUENTIAL),
-        time_limit=_int(raw, "time_limit", where, errors, default=None, bounds=(60, 6 * 3600))
+        tagline=field_text(raw, "tagline", where, errors, required=False),
+        badge=field_text(raw, "badge", where, errors, required=False),
+        description=field_text(raw, "description", where, errors, required=False),
+        navigation=field_choice(
+            raw, "navigation", where, errors, Navigation, Navigation.SEQUENTIAL
+        ),
+        time_limit=field_int(raw, "time_limit", where, errors, default=None, bounds=(60, 6 * 3600))
         if raw.get("time_limit") is not None
         else None,
-        feedback=_choice(
+        feedback=field_choice(
             raw, "feedback", where, errors, FeedbackPolicy, FeedbackPolicy.AFTER_CLOSE
         ),
         challenges=challenges,
