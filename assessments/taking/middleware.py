@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from assessments.core.request_limits import body_refusal, declared_length
-from assessments.taking.views import MAX_ANSWER_BYTES, _refuse
+from assessments.taking.views import MAX_ANSWER_BYTES, refusal_response
 
 CANDIDATE_PREFIX = "/t/"
 
@@ -33,9 +33,9 @@ class CandidateBodyLimitsMiddleware:
             return self.get_response(request)
         status = 413 if declared_length(request) > MAX_ANSWER_BYTES else body_refusal(request)
         if status == 413:
-            return _refuse(request, _("The answer is too long."), 413)
+            return refusal_response(request, _("The answer is too long."), 413)
         if status == 400:
-            return _refuse(
+            return refusal_response(
                 request, _("The answer could not be read. Reload the page and answer again."), 400
             )
         return self.get_response(request)

@@ -57,7 +57,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _refuse(
+def refusal_response(
     request: HttpRequest,
     message: str,
     status: int,
@@ -90,12 +90,12 @@ def candidate_view(view):
     def wrapper(request: HttpRequest, token: str, *args, **kwargs):
         invitation = invitation_for_token(token)
         if invitation is None:
-            return _refuse(
+            return refusal_response(
                 request, _("This link is not valid. Check the address in your email."), 404
             )
         with tenant_context(invitation.organization_id):
             if invitation.status == Invitation.Status.CANCELLED:
-                return _refuse(request, _("This invitation was cancelled."), 410)
+                return refusal_response(request, _("This invitation was cancelled."), 410)
             now = timezone.now()
             client_changes_record(
                 invitation,
@@ -107,7 +107,7 @@ def candidate_view(view):
                 return view(request, invitation, *args, now=now, **kwargs)
             except TakingError as exc:
                 current = exc.current if isinstance(exc, OutOfOrder) else None
-                return _refuse(
+                return refusal_response(
                     request,
                     exc.message,
                     exc.status,
@@ -128,9 +128,9 @@ def _question_count(invitation: Invitation) -> int:
 def landing(request, invitation: Invitation, *, now):
     """The set's cover: title, problem count, tagline, badge promise, rules; Start."""
     if invitation.status == Invitation.Status.INVITED and invitation.expires_at <= now:
-        return _refuse(request, _("This invitation has expired."), 410)
+        return refusal_response(request, _("This invitation has expired."), 410)
     if invitation.status == Invitation.Status.EXPIRED:
-        return _refuse(request, _("This invitation has expired."), 410)
+        return refusal_response(request, _("This invitation has expired."), 410)
     version = invitation.version
     challenges = list(version.challenges.order_by("position"))
     multiplier = float(invitation.time_multiplier)
